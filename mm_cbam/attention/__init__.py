@@ -8,7 +8,7 @@ from mmengine.registry import MODELS
 
 from .cbam import (CBAM, ChannelAttention, SpatialAttention, Temperature, attention_modules,
                    record_attention)
-from .functional import modulate, scaled_channel_pool
+from .functional import cbam
 
 MODELS.register_module('CBAM', module=CBAM)
 MODELS.register_module('CBAMChannelAttention', module=ChannelAttention)
@@ -16,5 +16,5 @@ MODELS.register_module('CBAMSpatialAttention', module=SpatialAttention)
 
 __all__ = [
     'CBAM', 'ChannelAttention', 'SpatialAttention', 'Temperature', 'attention_modules',
-    'record_attention', 'modulate', 'scaled_channel_pool'
+    'record_attention', 'cbam'
 ]

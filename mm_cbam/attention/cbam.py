@@ -29,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .functional import modulate, scaled_channel_pool
+from .functional import cbam
 
 ACTIVATIONS = {'relu': nn.ReLU, 'silu': nn.SiLU}
 GATES = {'sigmoid': torch.sigmoid, 'hardsigmoid': F.hardsigmoid}
@@ -139,13 +139,14 @@ class ChannelAttention(_AttentionBase):
         bias: bias in the two MLP layers.
         temperature: initial T (> 0); ``learnable_temperature`` makes it a parameter.
         return_maps: ``forward`` returns ``(x * ca, ca, fusion_w)``.
+        arg_prefix: prefix of the option names in error messages (``'ca_'`` inside CBAM).
     """
     _abbr_ = 'channel_att'
 
     def __init__(self, in_channels: int, reduction: int = 16, min_hidden: int = 4,
                  act: str = 'relu', gate: str = 'sigmoid', fusion: str = 'sum', bias: bool = True,
                  temperature: float = 1.0, learnable_temperature: bool = False, eps: float = 1e-6,
-                 return_maps: bool = False):
+                 return_maps: bool = False, arg_prefix: str = ''):
         super().__init__()
         self.in_channels = _positive_int('in_channels', in_channels)
         reduction = _positive_int('reduction', reduction)
@@ -158,9 +159,9 @@ class ChannelAttention(_AttentionBase):
                 f'(hidden = max(min_hidden={min_hidden}, {in_channels} // {reduction}) = 0); '
                 f'use a smaller reduction or min_hidden >= 1')
         self.hidden = hidden
-        self.act_name = _choice('act', act, ACTIVATIONS)
-        self.gate_name = _choice('gate', gate, GATES)
-        self.fusion = _choice('fusion', fusion, FUSIONS)
+        self.act_name = _choice(f'{arg_prefix}act', act, ACTIVATIONS)
+        self.gate_name = _choice(f'{arg_prefix}gate', gate, GATES)
+        self.fusion = _choice(f'{arg_prefix}fusion', fusion, FUSIONS)
         self.return_maps = return_maps
         self.fc1 = nn.Linear(in_channels, hidden, bias=bias)
         self.act = make_act(self.act_name)
@@ -171,7 +172,7 @@ class ChannelAttention(_AttentionBase):
         else:
             self.register_parameter('fusion_logits', None)
         self.temperature = Temperature(temperature, learnable_temperature, eps,
-                                       name='temperature')
+                                       name=f'{arg_prefix}temperature')
 
     def fusion_weights(self) -> Optional[Tensor]:
         """Softmax weights of (avg, max), or None for ``fusion='sum'``."""
@@ -179,12 +180,10 @@ class ChannelAttention(_AttentionBase):
             return None
         return torch.softmax(self.fusion_logits, dim=0)
 
-    def mask(self, x: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
-        """Channel mask (B, C) and the fusion weights (2,) or None."""
-        self._check_channels(x, self.in_channels)
-        b = x.shape[0]
-        pooled = torch.cat((x.mean(dim=(2, 3)), F.adaptive_max_pool2d(x, 1).flatten(1)), dim=0)
-        z = self.fc2(self.act(self.fc1(pooled)))  # one MLP call for avg and max
+    def mask_from_pooled(self, avg: Tensor, mx: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """Channel mask (B, C) and fusion weights (2,) or None from avg/max descriptors (B, C)."""
+        b = avg.shape[0]
+        z = self.fc2(self.act(self.fc1(torch.cat((avg, mx), dim=0))))  # one MLP call for both
         fusion_w = self.fusion_weights()
         if fusion_w is None:
             z = z[:b] + z[b:]
@@ -192,6 +191,11 @@ class ChannelAttention(_AttentionBase):
             fusion_w = fusion_w.to(z.dtype)
             z = fusion_w[0] * z[:b] + fusion_w[1] * z[b:]
         return self.gate(z / self.temperature()), fusion_w
+
+    def mask(self, x: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """Channel mask (B, C) and fusion weights for an input (B, C, H, W)."""
+        self._check_channels(x, self.in_channels)
+        return self.mask_from_pooled(x.mean(dim=(2, 3)), F.adaptive_max_pool2d(x, 1).flatten(1))
 
     def forward(self, x: Tensor):
         ca, fusion_w = self.mask(x)
@@ -231,6 +235,7 @@ class SpatialAttention(_AttentionBase):
         router_bias: bias in the router layers.
         in_channels: optional; when given (plugin use) inputs are checked against it.
         return_maps: ``forward`` returns ``(x * sa, sa)`` or ``(x * sa, sa, router_w)``.
+        arg_prefix: prefix of the option names in error messages (``'sa_'`` inside CBAM).
     """
     _abbr_ = 'spatial_att'
 
@@ -238,37 +243,40 @@ class SpatialAttention(_AttentionBase):
                  dilations: Optional[Union[int, Sequence[int]]] = None, gate: str = 'sigmoid',
                  bias: bool = False, temperature: float = 1.0, learnable_temperature: bool = False,
                  eps: float = 1e-6, router_hidden: int = 8, router_bias: bool = True,
-                 in_channels: Optional[int] = None, return_maps: bool = False):
+                 in_channels: Optional[int] = None, return_maps: bool = False,
+                 arg_prefix: str = ''):
         super().__init__()
-        kernels = _as_tuple('kernels', kernels)
-        dilations = _as_tuple('dilations', dilations) if dilations is not None else (1, ) * len(
-            kernels)
+        pre = arg_prefix
+        kernels = _as_tuple(f'{pre}kernels', kernels)
+        dilations = _as_tuple(f'{pre}dilations', dilations) if dilations is not None else (
+            1, ) * len(kernels)
         if len(dilations) != len(kernels):
-            raise ValueError(f'dilations {dilations} must have one entry per kernel {kernels}')
+            raise ValueError(f'{pre}dilations {dilations} must have one entry per kernel in '
+                             f'{pre}kernels {kernels}')
         ks = []
         for k in kernels:
-            k = _positive_int('kernel size', k)
+            k = _positive_int(f'every kernel size in {pre}kernels', k)
             ks.append(k + 1 if k % 2 == 0 else k)
         for d in dilations:
-            _positive_int('dilation', d)
+            _positive_int(f'every dilation in {pre}dilations', d)
         self.kernels, self.dilations = tuple(ks), tuple(dilations)
         self.in_channels = None if in_channels is None else _positive_int(
             'in_channels', in_channels)
-        self.gate_name = _choice('gate', gate, GATES)
+        self.gate_name = _choice(f'{pre}gate', gate, GATES)
         self.gate = GATES[self.gate_name]
         self.return_maps = return_maps
         self.branches = nn.ModuleList(
             nn.Conv2d(2, 1, k, padding=d * (k - 1) // 2, dilation=d, bias=bias)
             for k, d in zip(self.kernels, self.dilations))
         if self.dynamic:
-            router_hidden = _positive_int('router_hidden', router_hidden)
+            router_hidden = _positive_int(f'{pre}router_hidden', router_hidden)
             self.router = nn.Sequential(
                 nn.Linear(2, router_hidden, bias=router_bias), nn.ReLU(inplace=True),
                 nn.Linear(router_hidden, len(self.kernels), bias=router_bias))
         else:
             self.router = None
         self.temperature = Temperature(temperature, learnable_temperature, eps,
-                                       name='temperature')
+                                       name=f'{pre}temperature')
         # Size of the common kernel that holds every (dilated) branch for the single conv call.
         self._span = max(d * (k - 1) + 1 for k, d in zip(self.kernels, self.dilations))
 
@@ -355,11 +363,11 @@ class CBAM(_AttentionBase):
         self.ca = ChannelAttention(
             in_channels, reduction=reduction, min_hidden=min_hidden, act=ca_act, gate=ca_gate,
             fusion=ca_fusion, bias=ca_bias, temperature=ca_temperature,
-            learnable_temperature=learnable_temperature, eps=eps)
+            learnable_temperature=learnable_temperature, eps=eps, arg_prefix='ca_')
         self.sa = SpatialAttention(
             sa_kernels, sa_dilations, gate=sa_gate, bias=sa_bias, temperature=sa_temperature,
             learnable_temperature=learnable_temperature, eps=eps, router_hidden=sa_router_hidden,
-            router_bias=sa_router_bias)
+            router_bias=sa_router_bias, arg_prefix='sa_')
         self.residual = bool(residual)
         self.return_maps = return_maps
         if self.residual:
@@ -379,9 +387,10 @@ class CBAM(_AttentionBase):
             self.alpha = None
 
     def forward(self, x: Tensor):
-        ca, fusion_w = self.ca.mask(x)
-        sa, router_w = self.sa.mask_from_descriptor(scaled_channel_pool(x, ca))
-        out = modulate(x, ca, sa, self.alpha)
+        self._check_channels(x, self.in_channels)
+        out, ca, sa, fusion_w, router_w = cbam(
+            x, self.ca.mask_from_pooled, self.sa.mask_from_descriptor, self.alpha,
+            list(self.ca.parameters()), list(self.sa.parameters()))
         self._record(ca=ca, sa=sa, fusion_w=fusion_w, router_w=router_w)
         if self.return_maps:
             maps = (out, ca.view(*ca.shape, 1, 1), sa, fusion_w)

@@ -338,3 +338,36 @@ def from_notebook(name: str, state_dict: Optional[Mapping[str, torch.Tensor]] = 
             module.to(dtypes.pop())
         module.load_state_dict(converted)
     return module
+
+
+def minimal_config(cfg: Mapping) -> dict:
+    """``cfg`` without the entries equal to the mm_cbam class's own defaults."""
+    import inspect
+    defaults = {k: p.default for k, p in inspect.signature(_TYPES[cfg['type']]).parameters.items()}
+    out = {}
+    for k, v in cfg.items():
+        d = defaults.get(k, inspect.Parameter.empty)
+        same = d is not inspect.Parameter.empty and (
+            d == v or (isinstance(d, int) and isinstance(v, tuple) and v == (d, )))
+        if not same:
+            out[k] = v
+    return out
+
+
+def _fmt(value) -> str:
+    return repr(value) if not isinstance(value, tuple) else '(' + ', '.join(map(str, value)) + (
+        ',)' if len(value) == 1 else ')')
+
+
+def parity_table_markdown() -> str:
+    """The mapping table of ``docs/notebook_parity.md`` (generated, so it cannot drift)."""
+    lines = ['| # | notebook class (cell) | notebook arguments (defaults) | mm_cbam config at '
+             'those defaults | notebook returns |', '|---|---|---|---|---|']
+    for i, defn in enumerate(_DEFS, 1):
+        args = ', '.join(k if v is REQUIRED else f'{k}={_fmt(v)}'
+                         for k, v in defn.signature.items())
+        example = {k: 64 for k, v in defn.signature.items() if v is REQUIRED}
+        cfg = minimal_config(notebook_config(defn.key, **example))
+        cfg_str = 'dict(' + ', '.join(f'{k}={_fmt(v)}' for k, v in cfg.items()) + ')'
+        lines.append(f'| {i} | `{defn.key}` | `{args}` | `{cfg_str}` | {defn.returns} |')
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,193 @@
+"""Speed and memory of mm_cbam's CBAM vs a literal notebook implementation vs timm's CbamModule.
+
+Usage::
+
+    python tools/analysis/benchmark_attention.py [--device cpu|cuda] [--repeat 10]
+        [--shapes 8x256x56x56 2x1024x64x64] [--variant default|dynamic|learnable]
+
+For every shape, one process measures each implementation with identical weights where the
+implementations share math (mm_cbam vs naive) and the same options where timm allows:
+
+* ``fwd ms`` / ``fwd+bwd ms``: median wall time (CUDA: synchronised) over ``--repeat`` runs;
+* ``saved MiB``: memory held by autograd for backward beyond the input tensor (measured with
+  ``saved_tensors_hooks``, unique storages); ``saved+x MiB`` counts the input too (every exact
+  implementation must keep it: the gradient of the masks needs it);
+* ``peak MiB``: peak memory allocated above the input during forward+backward (CUDA allocator
+  statistics; on CPU the allocation events of the PyTorch profiler).
+
+``default`` is the notebook's integrated ``CBAM`` at its default options (softmax fusion, residual
+with fixed alpha=1, ReLU, sigmoid, 7x7). Results for the machine are recorded in
+``docs/benchmarks.md``.
+"""
+import argparse
+import platform
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+from mm_cbam.attention import CBAM
+from mm_cbam.attention.notebook import build_reference, convert_state_dict
+
+VARIANTS = {
+    'default': ('integrated.CBAM', {}),
+    'learnable': ('temperature.CBAMResidualV3',
+                  dict(learnable_temperature=True, learnable_alpha=True)),
+    'dynamic': ('dynamic.CBAMResidualDynamicSA', {}),
+}
+
+
+class FirstOutput(nn.Module):
+    """Wraps a notebook module that returns a tuple so that it returns the output only."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        out = self.module(x)
+        return out[0] if isinstance(out, tuple) else out
+
+
+def build(variant: str, channels: int, device):
+    key, kwargs = VARIANTS[variant]
+    naive = build_reference(key, channels=channels, **kwargs)
+    from mm_cbam.attention.notebook import from_notebook
+    ours = from_notebook(key, naive.state_dict(), channels=channels, **kwargs)
+    impls = {'mm_cbam': ours, 'naive': FirstOutput(naive)}
+    try:
+        from timm.layers.cbam import CbamModule
+        impls['timm'] = CbamModule(channels, rd_ratio=1 / 16, spatial_kernel_size=7,
+                                   mlp_bias=True)
+    except ImportError:
+        print('timm is not installed: skipping timm.CbamModule')
+    assert isinstance(ours, CBAM) and convert_state_dict(key, naive.state_dict(), channels=channels,
+                                                         **kwargs)
+    return {k: v.to(device) for k, v in impls.items()}
+
+
+def _sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def time_it(fn, device, repeat: int) -> float:
+    fn()
+    fn()
+    times = []
+    for _ in range(repeat):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def saved_bytes(module, x):
+    """Bytes of unique storages autograd saves for backward: (excluding ``x``, including ``x``).
+
+    Every exact implementation must keep the input (d loss / d mask needs it), so the first
+    number is the activation memory an implementation adds on top of the unavoidable minimum.
+    """
+    storages = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = module(x)
+    del out
+    total = sum(storages.values())
+    return total - storages.get(x.untyped_storage().data_ptr(), 0), total
+
+
+def peak_bytes(fn, device) -> int:
+    """Peak bytes allocated by ``fn`` above what was allocated before it ran."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == '[memory]' and e.device_type().name == 'CPU')
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    return peak
+
+
+def bench_shape(shape, variant, device, repeat):
+    n, c, h, w = shape
+    impls = build(variant, c, device)
+    x = torch.randn(n, c, h, w, device=device)
+    grad = torch.randn_like(x)
+    rows = {}
+    for name, module in impls.items():
+        xg = x.clone().requires_grad_()
+
+        def fwd():
+            with torch.no_grad():
+                module(x)
+
+        def fwd_bwd():
+            out = module(xg)
+            out.backward(grad)
+            xg.grad = None
+            for p in module.parameters():
+                p.grad = None
+
+        rows[name] = dict(fwd=time_it(fwd, device, repeat), fwd_bwd=time_it(fwd_bwd, device, repeat),
+                          saved=saved_bytes(module, xg)[0] / 2**20,
+                          saved_in=saved_bytes(module, xg)[1] / 2**20,
+                          peak=peak_bytes(fwd_bwd, device) / 2**20)
+    return rows
+
+
+def describe_machine(device) -> str:
+    if device.type == 'cuda':
+        return f'{torch.cuda.get_device_name()} (torch {torch.__version__})'
+    return (f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads '
+            f'(torch {torch.__version__})')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--repeat', type=int, default=10)
+    parser.add_argument('--shapes', nargs='+', default=['8x256x56x56', '2x1024x64x64'])
+    parser.add_argument('--variant', choices=sorted(VARIANTS), default='default')
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    print(f'# CBAM benchmark: variant={args.variant} ({VARIANTS[args.variant][0]}), '
+          f'device={describe_machine(device)}, median of {args.repeat}')
+    for spec in args.shapes:
+        shape = tuple(int(v) for v in spec.split('x'))
+        rows = bench_shape(shape, args.variant, device, args.repeat)
+        print(f'\nshape {shape}')
+        print(f"{'impl':10s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} {'saved MiB':>10s} "
+              f"{'saved+x MiB':>12s} {'peak MiB':>9s}")
+        for name, r in rows.items():
+            print(f"{name:10s} {r['fwd']:9.2f} {r['fwd_bwd']:11.2f} {r['saved']:10.1f} "
+                  f"{r['saved_in']:12.1f} {r['peak']:9.1f}")
+        ours, naive = rows['mm_cbam'], rows['naive']
+        line = (f"mm_cbam vs naive: fwd+bwd {naive['fwd_bwd'] / ours['fwd_bwd']:.2f}x faster, "
+                f"saved memory {ours['saved'] / max(naive['saved'], 1e-9):.2f}x of naive "
+                f"({ours['saved_in'] / naive['saved_in']:.2f}x counting the input)")
+        if 'timm' in rows:
+            line += f"; fwd {rows['timm']['fwd'] / ours['fwd']:.2f}x timm's speed"
+        print(line)
+
+
+if __name__ == '__main__':
+    main()
