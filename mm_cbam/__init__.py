@@ -4,8 +4,14 @@
 module, hook and transform the package provides and applies the compatibility fixes of
 :mod:`mm_cbam.compat`.
 """
+import warnings
+
+# mmengine 0.10.7 imports pkg_resources (deprecated in setuptools >= 77); the pin <81 keeps it.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
+
 from . import compat  # noqa: F401  (first: fixes needed before any checkpoint is loaded)
 from . import attention  # noqa: F401
+from . import models  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']

@@ -5,16 +5,25 @@
    ``weights_only``; torch 2.6 changed the default to ``True``, and the restricted unpickler rejects
    the few non-tensor objects a Runner checkpoint contains, so ``--resume`` and ``load_from`` fail
    with ``UnpicklingError: Weights only load failed``. The fix chosen here is the narrowest safe
-   one: the exact classes mmengine pickles -- :class:`mmengine.logging.HistoryBuffer` (message hub
-   state) and the numpy array / scalar / dtype reconstructors used inside it -- are added to
-   torch's allow-list with ``torch.serialization.add_safe_globals``. Loading stays
-   ``weights_only=True`` (no arbitrary code execution from a checkpoint file), and checkpoints
-   holding anything else still fail loudly. Passing ``weights_only=False`` everywhere would also
-   work but would make every checkpoint file an arbitrary-code vector.
+   one: the exact objects mmengine pickles are added to torch's allow-list with
+   ``torch.serialization.add_safe_globals``:
+
+   * :class:`mmengine.logging.HistoryBuffer` (the message hub's scalar history);
+   * the numpy array / scalar / dtype reconstructors used inside it (and for ``eta``);
+   * ``builtins.getattr``, which HistoryBuffer's ``__getstate__`` uses to pickle its statistics
+     methods (``getattr(HistoryBuffer, 'mean')``). Instead of the real ``getattr`` -- which would
+     let a crafted file reach any attribute of an allowed object -- the name is bound to
+     :func:`_history_buffer_getattr`, which only resolves registered HistoryBuffer statistics
+     methods and rejects everything else.
+
+   Loading stays ``weights_only=True`` (no arbitrary code execution from a checkpoint file), and
+   checkpoints holding anything else still fail loudly. Passing ``weights_only=False`` everywhere
+   would also work but would make every checkpoint file an arbitrary-code vector.
 
 The CPU-distributed launch fix lives in :mod:`mm_cbam.engine.dist` (it is a launch-time concern,
 not an import-time patch).
 """
+import pickle
 from typing import List
 
 import numpy as np
@@ -40,10 +49,20 @@ def _numpy_globals() -> List[object]:
     return found
 
 
+def _history_buffer_getattr(obj, name: str):
+    """``getattr`` restricted to the statistics methods of mmengine's HistoryBuffer."""
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: only HistoryBuffer '
+        'statistics methods are allowed (see mm_cbam.compat)')
+
+
 def checkpoint_safe_globals() -> List[object]:
     """Everything mmengine's Runner puts in a checkpoint besides tensors and builtins."""
     from mmengine.logging import HistoryBuffer
-    return [HistoryBuffer] + _numpy_globals()
+    return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')] + _numpy_globals()
 
 
 def allow_runner_checkpoints() -> bool:

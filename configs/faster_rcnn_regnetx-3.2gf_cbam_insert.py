@@ -1,0 +1,12 @@
+# RegNet has no plugin mechanism: insert CBAM after the last norm of every block of stages 2-4 by
+# module path. InsertCBAM builds the base model (model_type) and attaches the attention; channels
+# are inferred from the matched modules and parameter names of the baseline are unchanged.
+_base_ = './faster_rcnn_regnetx-3.2gf_baseline.py'
+model = dict(
+    type='InsertCBAM',
+    model_type='FasterRCNN',
+    insert=[
+        dict(after=['backbone.layer2.*.bn3', 'backbone.layer3.*.bn3',
+                    'backbone.layer4.*.bn3'],
+             cbam=dict(type='CBAM', residual=True, alpha_init=0.0, learnable_alpha=True))
+    ])

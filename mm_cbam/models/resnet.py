@@ -1,0 +1,119 @@
+"""Plugins (CBAM or any mmcv plugin) in ResNet-18/34, whose BasicBlock rejects them upstream.
+
+mmdet's and mmseg's ``BasicBlock`` assert ``plugins is None``; their ``Bottleneck`` accepts
+``plugins`` at ``after_conv1/2/3``. The backbones registered here are the upstream ResNets with a
+BasicBlock that takes the same ``plugins`` syntax:
+
+* ``after_conv1``: after conv1 -> norm1 -> ReLU (``planes`` channels);
+* ``after_conv2``: after conv2 -> norm2, before the residual addition (``planes`` channels) --
+  the CBAM paper's placement, the BasicBlock counterpart of Bottleneck's ``after_conv3``.
+
+For depths 50/101/152 they are identical to the upstream classes. Registered names:
+``PluginResNet`` and ``PluginResNetV1d`` in mmdet, ``PluginResNet``, ``PluginResNetV1c`` and
+``PluginResNetV1d`` in mmseg. Parameter names of the plain network are unchanged, so a plain
+ResNet checkpoint loads with only the plugin keys missing.
+"""
+from typing import Dict, Type
+
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_plugin_layer
+
+BASIC_BLOCK_POSITIONS = ('after_conv1', 'after_conv2')
+_DEFAULT_INIT = [
+    dict(type='Kaiming', layer='Conv2d'),
+    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+]
+
+
+def make_plugin_basic_block(base: Type) -> Type:
+    """Subclass of an upstream ``BasicBlock`` that accepts ``plugins``."""
+
+    class PluginBasicBlock(base):
+        __doc__ = f'{base.__module__}.BasicBlock with plugins at {BASIC_BLOCK_POSITIONS}.'
+
+        def __init__(self, inplanes, planes, *args, plugins=None, **kwargs):
+            super().__init__(inplanes, planes, *args, plugins=None, **kwargs)
+            self.plugin_names: Dict[str, list] = {p: [] for p in BASIC_BLOCK_POSITIONS}
+            for plugin in plugins or []:
+                position = plugin.get('position')
+                if position not in BASIC_BLOCK_POSITIONS:
+                    raise ValueError(
+                        f'a BasicBlock (ResNet-18/34) has two convolutions: plugin position must '
+                        f"be one of {BASIC_BLOCK_POSITIONS}, got {position!r} (Bottleneck's "
+                        "'after_conv3' corresponds to 'after_conv2' here)")
+                cfg = dict(plugin['cfg'])
+                name, layer = build_plugin_layer(cfg, in_channels=planes,
+                                                 postfix=cfg.pop('postfix', ''))
+                if hasattr(self, name):
+                    raise ValueError(f'duplicate plugin {name!r} in a BasicBlock: give the '
+                                     "plugins different 'postfix' values")
+                self.add_module(name, layer)
+                self.plugin_names[position].append(name)
+
+        def _plugins(self, x, position):
+            for name in self.plugin_names[position]:
+                x = getattr(self, name)(x)
+            return x
+
+        def forward(self, x):
+
+            def _inner_forward(x):
+                identity = x
+                out = self.relu(self.norm1(self.conv1(x)))
+                out = self._plugins(out, 'after_conv1')
+                out = self.norm2(self.conv2(out))
+                out = self._plugins(out, 'after_conv2')
+                if self.downsample is not None:
+                    identity = self.downsample(x)
+                return out + identity
+
+            if self.with_cp and x.requires_grad:
+                out = cp.checkpoint(_inner_forward, x, use_reentrant=False)
+            else:
+                out = _inner_forward(x)
+            return self.relu(out)
+
+    PluginBasicBlock.__name__ = PluginBasicBlock.__qualname__ = 'PluginBasicBlock'
+    return PluginBasicBlock
+
+
+def make_plugin_resnet(base: Type, block: Type) -> Type:
+    """Subclass of an upstream ResNet whose depth-18/34 stages use ``block``."""
+    settings = dict(base.arch_settings)
+    for depth in (18, 34):
+        settings[depth] = (block, settings[depth][1])
+
+    def make_res_layer(self, **kwargs):
+        # Upstream zero-initialises norm2 of every BasicBlock when it initialises the network
+        # itself (`block is BasicBlock`); keep that for the plugin block.
+        if (kwargs.get('block') is block and kwargs.get('init_cfg') is None
+                and self.zero_init_residual and self.init_cfg == _DEFAULT_INIT):
+            kwargs['init_cfg'] = dict(type='Constant', val=0, override=dict(name='norm2'))
+        return base.make_res_layer(self, **kwargs)
+
+    name = 'Plugin' + base.__name__
+    return type(name, (base, ), {
+        'arch_settings': settings,
+        'make_res_layer': make_res_layer,
+        '__doc__': f'{base.__module__}.{base.__name__} with plugins in ResNet-18/34 as well.',
+        '__module__': __name__,
+    })
+
+
+def register_plugin_resnets():
+    """Register the plugin-capable ResNets in mmdet's and mmseg's MODELS registries."""
+    from mmdet.models.backbones import resnet as det_resnet
+    from mmdet.registry import MODELS as DET_MODELS
+    from mmseg.models.backbones import resnet as seg_resnet
+    from mmseg.registry import MODELS as SEG_MODELS
+
+    registered = {}
+    for registry, module, names in ((DET_MODELS, det_resnet, ('ResNet', 'ResNetV1d')),
+                                    (SEG_MODELS, seg_resnet, ('ResNet', 'ResNetV1c',
+                                                              'ResNetV1d'))):
+        block = make_plugin_basic_block(module.BasicBlock)
+        for name in names:
+            cls = make_plugin_resnet(getattr(module, name), block)
+            registry.register_module('Plugin' + name, module=cls, force=True)
+            registered[(registry.scope, 'Plugin' + name)] = cls
+    return registered

@@ -1,0 +1,87 @@
+"""Small helpers shared by tools and tests: task detection, config loading, synthetic batches."""
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None):
+    """Load an mm_cbam / mmdet / mmseg config, apply ``--cfg-options`` and import its modules."""
+    from mmengine.config import Config, DictAction  # noqa: F401
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if cfg.get('custom_imports'):
+        from mmengine.utils import import_modules_from_strings
+        import_modules_from_strings(**cfg['custom_imports'])
+    return cfg
+
+
+def task_of(cfg) -> str:
+    """``'det'`` or ``'seg'`` from a config's default scope."""
+    scope = cfg.get('default_scope')
+    if scope == 'mmdet':
+        return 'det'
+    if scope == 'mmseg':
+        return 'seg'
+    raise ValueError(f"config has default_scope={scope!r}; mm_cbam tools support 'mmdet' and "
+                     "'mmseg' configs")
+
+
+def register_scope(task: str):
+    """Register all modules of mmdet / mmseg and make it the default scope."""
+    if task == 'det':
+        from mmdet.utils import register_all_modules
+    else:
+        from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+
+
+def build_model(cfg):
+    """Build ``cfg.model`` in the config's scope (weights are not initialised from files)."""
+    from mmengine.registry import MODELS, DefaultScope
+    task = task_of(cfg)
+    register_scope(task)
+    scope = 'mmdet' if task == 'det' else 'mmseg'
+    with DefaultScope.overwrite_default_scope(scope):
+        return MODELS.build(cfg.model)
+
+
+def synthetic_batch(model, task: str, batch_size: int = 2, size: Tuple[int, int] = (64, 96),
+                    num_classes: int = 3, seed: int = 0) -> Dict[str, object]:
+    """A raw batch (uint8 images + data samples with random ground truth) for ``model``.
+
+    Detection samples carry boxes, labels and bitmap masks; segmentation samples a label map.
+    Pass it through ``model.data_preprocessor`` before calling the model.
+    """
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    inputs: List[torch.Tensor] = []
+    samples = []
+    for _ in range(batch_size):
+        inputs.append(torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8))
+        meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), scale_factor=(1.0, 1.0),
+                    img_path='synthetic.png')
+        if task == 'det':
+            from mmdet.structures import DetDataSample
+            from mmdet.structures.mask import BitmapMasks
+            from mmengine.structures import InstanceData
+            n = 3
+            xy = torch.rand(n, 2, generator=g) * torch.tensor([w * 0.6, h * 0.6])
+            wh = torch.rand(n, 2, generator=g) * torch.tensor([w * 0.3, h * 0.3]) + 8
+            boxes = torch.cat([xy, xy + wh], dim=1)
+            masks = np.zeros((n, h, w), dtype=np.uint8)
+            for i, (x1, y1, x2, y2) in enumerate(boxes.round().int().tolist()):
+                masks[i, y1:y2, x1:x2] = 1
+            sample = DetDataSample(metainfo=meta)
+            sample.gt_instances = InstanceData(
+                bboxes=boxes, labels=torch.randint(0, num_classes, (n, ), generator=g),
+                masks=BitmapMasks(masks, h, w))
+        else:
+            from mmengine.structures import PixelData
+            from mmseg.structures import SegDataSample
+            sample = SegDataSample(metainfo=meta)
+            sample.gt_sem_seg = PixelData(
+                data=torch.randint(0, num_classes, (1, h, w), generator=g))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)

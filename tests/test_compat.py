@@ -1,0 +1,122 @@
+"""Runner checkpoints load under torch>=2.6's weights_only default; package registration."""
+import pickle
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.utils.data import Dataset
+
+import mm_cbam  # noqa: F401  (applies mm_cbam.compat)
+from mm_cbam import compat
+
+
+class _Regression(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), mm_cbam.attention.CBAM(
+            8, reduction=2, residual=True, learnable_alpha=True, alpha_init=0.5))
+
+    def forward(self, x):
+        return self.body(x).mean(dim=(1, 2, 3))
+
+
+def _runner(work_dir, max_iters, resume=False, load_from=None):
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Model(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            self.net = _Regression()
+
+        def forward(self, x, y=None, mode='tensor'):
+            out = self.net(x)
+            if mode == 'loss':
+                return dict(loss=((out - y)**2).mean())
+            return out
+
+    class Data(Dataset):
+
+        def __len__(self):
+            return 32
+
+        def __getitem__(self, i):
+            g = torch.Generator().manual_seed(i)
+            x = torch.randn(3, 6, 6, generator=g)
+            return dict(x=x, y=x.mean())
+
+    return Runner(
+        model=Model(), work_dir=str(work_dir),
+        train_dataloader=dict(dataset=Data(), batch_size=4,
+                              sampler=dict(type='DefaultSampler', shuffle=True),
+                              collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=3, by_epoch=False),
+                           logger=dict(type='LoggerHook', interval=1)),
+        randomness=dict(seed=0, deterministic=True), resume=resume, load_from=load_from,
+        default_scope='mmengine')
+
+
+def test_runner_checkpoint_loads_with_weights_only_default(tmp_path):
+    runner = _runner(tmp_path, max_iters=3)
+    runner.train()
+    ckpt = tmp_path / 'iter_3.pth'
+    assert ckpt.exists()
+    # the default of torch>=2.6 is weights_only=True: must work for a Runner checkpoint
+    loaded = torch.load(ckpt, map_location='cpu')
+    assert loaded['meta']['iter'] == 3
+    assert 'net.body.1.alpha' in {k.replace('module.', '') for k in loaded['state_dict']}
+    hub = loaded['message_hub']['log_scalars']
+    assert hub['train/loss'].mean() > 0
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    _runner(tmp_path, max_iters=3).train()
+    saved = torch.load(tmp_path / 'iter_3.pth', map_location='cpu')
+    resumed = _runner(tmp_path, max_iters=6, resume=True)
+    resumed.train()
+    assert resumed.iter == 6
+    assert (tmp_path / 'iter_6.pth').exists()
+    state = resumed.model.state_dict()
+    # training went on from the restored weights, the optimizer momentum was restored too
+    assert not torch.equal(state['net.body.1.alpha'], saved['state_dict']['net.body.1.alpha'])
+    assert resumed.optim_wrapper.optimizer.state_dict()['state']
+
+
+def test_load_from_runner_checkpoint(tmp_path):
+    _runner(tmp_path / 'a', max_iters=3).train()
+    runner = _runner(tmp_path / 'b', max_iters=1, load_from=str(tmp_path / 'a' / 'iter_3.pth'))
+    runner.train()  # loads the weights before training starts
+    assert runner.iter == 1
+
+
+class _Evil:
+
+    def __reduce__(self):
+        from mmengine.logging import HistoryBuffer
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_restricted_getattr_rejects_other_attributes(tmp_path):
+    path = tmp_path / 'evil.pth'
+    torch.save({'x': _Evil()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer statistics methods'):
+        torch.load(path)
+
+
+def test_checkpoint_globals_are_only_the_needed_ones():
+    names = {getattr(g, '__name__', None) if not isinstance(g, tuple) else g[1]
+             for g in compat.checkpoint_safe_globals()}
+    assert {'HistoryBuffer', 'builtins.getattr', '_reconstruct', 'scalar', 'ndarray',
+            'dtype'} <= names
+    assert 'getattr' not in names  # the real builtin is never allowed
+
+
+def test_import_registers_everything():
+    from mmengine.registry import HOOKS, MODELS
+    for name in ('CBAM', 'CBAMChannelAttention', 'CBAMSpatialAttention'):
+        assert MODELS.get(name) is not None, name
+    assert HOOKS is not None
