@@ -12,6 +12,8 @@ warnings.filterwarnings('ignore', message='pkg_resources is deprecated', categor
 from . import compat  # noqa: F401  (first: fixes needed before any checkpoint is loaded)
 from . import attention  # noqa: F401
 from . import models  # noqa: F401
+from . import engine  # noqa: F401
+from . import datasets  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']

@@ -49,10 +49,16 @@ def _numpy_globals() -> List[object]:
     return found
 
 
+_DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
 def _history_buffer_getattr(obj, name: str):
     """``getattr`` restricted to the statistics methods of mmengine's HistoryBuffer."""
     from mmengine.logging import HistoryBuffer
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+
+    # the class-level registry is filled lazily by the first HistoryBuffer instance
+    allowed = set(_DEFAULT_STATISTICS) | set(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: only HistoryBuffer '

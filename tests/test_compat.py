@@ -73,6 +73,19 @@ def test_runner_checkpoint_loads_with_weights_only_default(tmp_path):
     assert hub['train/loss'].mean() > 0
 
 
+def test_checkpoint_loads_in_a_fresh_process(tmp_path):
+    """No HistoryBuffer exists yet in a new process (its method registry is filled lazily)."""
+    import subprocess
+    import sys
+    _runner(tmp_path, max_iters=3).train()
+    code = ('import mm_cbam, sys, torch; ck = torch.load(sys.argv[1]); '
+            "print(ck['meta']['iter'], ck['message_hub']['log_scalars']['train/loss'].current())")
+    proc = subprocess.run([sys.executable, '-c', code, str(tmp_path / 'iter_3.pth')],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[0] == '3' and float(proc.stdout.split()[1]) > 0
+
+
 def test_resume_continues_from_the_checkpoint(tmp_path):
     _runner(tmp_path, max_iters=3).train()
     saved = torch.load(tmp_path / 'iter_3.pth', map_location='cpu')

@@ -1,5 +1,10 @@
-# Shared by every mm_cbam config: register mm_cbam (and apply its compatibility fixes) and log
-# the attention's stability. TensorBoard is switched on in each family's baseline config (the
-# visualizer is defined by the mmdet / mmseg base configs).
+# Shared by every mm_cbam config: register mm_cbam (and apply its compatibility fixes), log the
+# attention's stability every LoggerHook interval, draw attention overlays of two validation
+# images at every validation, and keep resumed runs reproducible. TensorBoard is switched on in
+# each family's baseline config (the visualizer is defined by the mmdet / mmseg base configs).
 custom_imports = dict(imports=['mm_cbam'], allow_failed_imports=False)
-custom_hooks = [dict(type='CBAMStabilityHook', interval=50)]
+custom_hooks = [
+    dict(type='CBAMStabilityHook'),
+    dict(type='CBAMVisualizationHook', interval=1, num_images=2),
+    dict(type='RNGStateHook'),
+]

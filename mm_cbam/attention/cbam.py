@@ -16,7 +16,9 @@ Attention maps are exposed two ways:
 * ``return_maps=True`` makes ``forward`` return ``(out, ca, sa, fusion_w[, router_w])`` as the
   notebook does (for stand-alone use and analysis);
 * :func:`record_attention` switches modules inside a model into *recording* mode, in which the
-  usual tensor is returned and the detached maps of the last forward are kept in ``last_maps``.
+  usual tensor is returned and the detached maps of the last forward are kept in ``last_maps``
+  (``ca`` (B, C), ``sa`` (B, 1, H, W), ``fusion_w`` (2,), ``router_w`` (B, K), and ``out_finite``,
+  a 0-d bool tensor).
   Recording is off by default and costs nothing when off; the stability hooks turn it on only for
   the iterations they log.
 """
@@ -112,9 +114,11 @@ class _AttentionBase(nn.Module):
         self.recording = False
         self.last_maps: Optional[Dict[str, Optional[Tensor]]] = None
 
-    def _record(self, **maps):
+    def _record(self, out: Tensor, **maps):
+        """While recording, keep detached maps and whether the output is finite."""
         if self.recording:
             self.last_maps = {k: (v.detach() if v is not None else None) for k, v in maps.items()}
+            self.last_maps['out_finite'] = torch.isfinite(out.detach()).all()
 
     def _check_channels(self, x: Tensor, expected: Optional[int]):
         if x.dim() != 4:
@@ -200,7 +204,7 @@ class ChannelAttention(_AttentionBase):
     def forward(self, x: Tensor):
         ca, fusion_w = self.mask(x)
         out = x * ca.view(*ca.shape, 1, 1).to(x.dtype)
-        self._record(ca=ca, fusion_w=fusion_w)
+        self._record(out, ca=ca, fusion_w=fusion_w)
         if self.return_maps:
             return out, ca.view(*ca.shape, 1, 1), fusion_w
         return out
@@ -319,7 +323,7 @@ class SpatialAttention(_AttentionBase):
         s = torch.cat((x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)), dim=1)
         sa, router_w = self.mask_from_descriptor(s)
         out = x * sa.to(x.dtype)
-        self._record(sa=sa, router_w=router_w)
+        self._record(out, sa=sa, router_w=router_w)
         if self.return_maps:
             return (out, sa) if router_w is None else (out, sa, router_w)
         return out
@@ -391,7 +395,7 @@ class CBAM(_AttentionBase):
         out, ca, sa, fusion_w, router_w = cbam(
             x, self.ca.mask_from_pooled, self.sa.mask_from_descriptor, self.alpha,
             list(self.ca.parameters()), list(self.sa.parameters()))
-        self._record(ca=ca, sa=sa, fusion_w=fusion_w, router_w=router_w)
+        self._record(out, ca=ca, sa=sa, fusion_w=fusion_w, router_w=router_w)
         if self.return_maps:
             maps = (out, ca.view(*ca.shape, 1, 1), sa, fusion_w)
             return maps + (router_w, ) if self.sa.dynamic else maps

@@ -1,0 +1,170 @@
+"""Launch-time support shared by ``tools/train.py`` and ``tools/test.py``.
+
+* :func:`check_data_paths` -- a missing dataset fails before anything is built, naming the path
+  and how to get the data.
+* :func:`setup_cpu_distributed` -- multi-process runs without GPUs. mmengine's ``init_dist``
+  calls ``torch.cuda.set_device`` and its DDP wrapper passes ``device_ids=[LOCAL_RANK]``, so
+  ``--launcher pytorch|slurm|mpi`` fails on CPU-only machines. When CUDA is unavailable this
+  initialises the process group with the gloo backend from the launcher's environment, wraps the
+  model in DDP without ``device_ids`` and turns SyncBN into BN (SyncBN needs GPUs). With GPUs
+  nothing changes: mmengine sets up NCCL as usual.
+"""
+import os
+import os.path as osp
+import subprocess
+from typing import Iterator, List, Tuple
+
+import torch
+
+MINI_HINT = ('generate the mini data with `python tools/generate_mini_data.py` (or run the main '
+             'job, `make demo`, which does it)')
+REAL_HINT = {
+    'coco': 'download COCO 2017 (https://cocodataset.org) into data/coco (annotations/, '
+    'train2017/, val2017/) or point the config at it with --cfg-options '
+    'train_dataloader.dataset.data_root=... val_dataloader.dataset.data_root=...',
+    'cityscapes': 'download Cityscapes (https://www.cityscapes-dataset.com) into '
+    'data/cityscapes and create the *_labelTrainIds.png maps with mmseg\'s '
+    'tools/dataset_converters/cityscapes.py, or set data_root with --cfg-options',
+}
+
+
+def _datasets(cfg: dict) -> Iterator[dict]:
+    """Leaf dataset configs (through RepeatDataset / ConcatDataset / ClassBalanced wrappers)."""
+    if not isinstance(cfg, dict):
+        return
+    if 'dataset' in cfg:
+        yield from _datasets(cfg['dataset'])
+    elif 'datasets' in cfg:
+        for sub in cfg['datasets']:
+            yield from _datasets(sub)
+    else:
+        yield cfg
+
+
+def dataset_paths(dataset: dict) -> List[Tuple[str, str]]:
+    """(description, path) of every file/directory a dataset config reads."""
+    root = dataset.get('data_root') or ''
+    paths = []
+    if dataset.get('ann_file'):
+        paths.append(('ann_file', osp.join(root, dataset['ann_file'])))
+    prefix = dataset.get('data_prefix') or {}
+    for key, value in (prefix.items() if isinstance(prefix, dict) else []):
+        if isinstance(value, str) and value:
+            paths.append((f'data_prefix.{key}', osp.join(root, value)))
+    if not paths and root:
+        paths.append(('data_root', root))
+    return paths
+
+
+def check_data_paths(cfg, loaders=('train_dataloader', 'val_dataloader')) -> None:
+    """Raise FileNotFoundError naming every missing dataset path and how to get the data."""
+    missing = []
+    for loader in loaders:
+        loader_cfg = cfg.get(loader)
+        if not loader_cfg or loader == 'val_dataloader' and not cfg.get('val_cfg'):
+            continue
+        for dataset in _datasets(loader_cfg.get('dataset')):
+            for what, path in dataset_paths(dataset):
+                if not osp.exists(path):
+                    missing.append(f'{loader}.dataset.{what}: {path}')
+    if not missing:
+        return
+    text = ' '.join(missing)
+    if 'mini_' in text:
+        hint = MINI_HINT
+    elif 'cityscapes' in text:
+        hint = REAL_HINT['cityscapes']
+    else:
+        hint = REAL_HINT['coco']
+    raise FileNotFoundError('dataset not found:\n  ' + '\n  '.join(missing) + f'\nTo fix: {hint}.')
+
+
+def _to_bn(obj):
+    if isinstance(obj, dict):
+        if obj.get('type') in ('SyncBN', 'MMSyncBN'):
+            obj['type'] = 'BN'
+        for value in obj.values():
+            _to_bn(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            _to_bn(value)
+
+
+def _launcher_env(launcher: str) -> None:
+    """Fill RANK / WORLD_SIZE / LOCAL_RANK / MASTER_* from the launcher's variables."""
+    env = os.environ
+    if launcher == 'slurm':
+        env.setdefault('MASTER_PORT', '29500')
+        if 'MASTER_ADDR' not in env:
+            node_list = env['SLURM_NODELIST']
+            env['MASTER_ADDR'] = subprocess.getoutput(
+                f'scontrol show hostname {node_list} | head -n1').strip() or '127.0.0.1'
+        env['WORLD_SIZE'] = env['SLURM_NTASKS']
+        env['RANK'] = env['SLURM_PROCID']
+        env['LOCAL_RANK'] = env.get('SLURM_LOCALID', '0')
+    elif launcher == 'mpi':
+        env.setdefault('MASTER_PORT', '29500')
+        if 'MASTER_ADDR' not in env:
+            raise KeyError('the MPI launcher needs MASTER_ADDR in the environment')
+        env['WORLD_SIZE'] = env['OMPI_COMM_WORLD_SIZE']
+        env['RANK'] = env['OMPI_COMM_WORLD_RANK']
+        env['LOCAL_RANK'] = env.get('OMPI_COMM_WORLD_LOCAL_RANK', '0')
+    elif launcher != 'pytorch':
+        raise ValueError(f"launcher must be one of 'none', 'pytorch', 'slurm', 'mpi', got "
+                         f'{launcher!r}')
+
+
+def setup_cpu_distributed(cfg, launcher: str) -> bool:
+    """Prepare a multi-process run on CPUs (gloo). Returns True when it did something."""
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    import torch.distributed as dist
+    _launcher_env(launcher)
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo', init_method='env://')
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = dict(cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel'))
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None  # CPU modules: DDP must not be given device ids
+    cfg.model_wrapper_cfg = wrapper
+    _to_bn(cfg.model)
+    return True
+
+
+def prepare_config(config: str, work_dir=None, cfg_options=None, launcher: str = 'none'):
+    """Load ``config`` as mmdet/mmseg tools do: ``--cfg-options`` merged, ``launcher`` set,
+    work_dir = CLI > config > ``work_dirs/<config name>``."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    if cfg.get('default_scope') not in ('mmdet', 'mmseg'):
+        raise ValueError(f"{config}: default_scope is {cfg.get('default_scope')!r}; mm_cbam tools "
+                         "run mmdet ('mmdet') and mmseg ('mmseg') configs")
+    return cfg
+
+
+def add_common_args(parser) -> None:
+    """The flags mmdet's and mmseg's tools share."""
+    from mmengine.config import DictAction
+    parser.add_argument('--work-dir', help='the dir to save logs and models '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config, key=value pairs (mmdet syntax)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def build_runner(cfg):
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
