@@ -71,8 +71,8 @@ def main(argv=None) -> dict:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     metrics = runner.test()
     if runner.rank == 0:
-        metrics = {k: (float(v) if isinstance(v, (int, float)) else v)
-                   for k, v in metrics.items()}
+        metrics = {k: (v.item() if hasattr(v, 'item') and getattr(v, 'ndim', 1) == 0 else v)
+                   for k, v in metrics.items()}  # numpy scalars -> numbers
         path = osp.join(runner.log_dir, 'metrics.json')
         with open(path, 'w') as f:
             json.dump(metrics, f, indent=2, default=str)
