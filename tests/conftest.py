@@ -37,3 +37,53 @@ def mini_data():
     from generate_mini_data import ensure_mini_data
     ensure_mini_data()
     return ROOT / 'data'
+
+
+def toy_runner(work_dir, attention_cfgs, hooks=(), max_iters=6, logger_interval=1, lr=0.05,
+               experiment_name=None):
+    """An mmengine Runner around a small conv net with one attention module per config in
+    ``attention_cfgs`` (module paths ``net.1``, ``net.3``, ...): fast hook tests without mmdet."""
+    import torch
+    import torch.nn as nn
+    from mmengine.model import BaseModel
+    from mmengine.registry import MODELS
+    from mmengine.runner import Runner
+    from torch.utils.data import Dataset
+
+    class ToyModel(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            layers = [nn.Conv2d(3, 8, 3, padding=1)]
+            for cfg in attention_cfgs:
+                layers += [MODELS.build(dict(cfg, in_channels=8)), nn.Conv2d(8, 8, 3, padding=1)]
+            self.net = nn.Sequential(*layers)
+
+        def forward(self, x, y=None, mode='tensor'):
+            out = self.net(x).mean(dim=(1, 2, 3))
+            if mode == 'loss':
+                return dict(loss=((out - y)**2).mean())
+            return out
+
+    class ToyData(Dataset):
+
+        def __len__(self):
+            return 64
+
+        def __getitem__(self, i):
+            g = torch.Generator().manual_seed(i)
+            x = torch.randn(3, 12, 12, generator=g) * 2
+            return dict(x=x, y=x.mean() * 3)
+
+    return Runner(
+        model=ToyModel(), work_dir=str(work_dir), experiment_name=experiment_name,
+        train_dataloader=dict(dataset=ToyData(), batch_size=4,
+                              sampler=dict(type='DefaultSampler', shuffle=True),
+                              collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr, momentum=0.9)),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=logger_interval),
+                           checkpoint=dict(type='CheckpointHook', interval=1000,
+                                           by_epoch=False)),
+        custom_hooks=list(hooks), log_processor=dict(by_epoch=False, window_size=1),
+        randomness=dict(seed=0), default_scope='mmengine')

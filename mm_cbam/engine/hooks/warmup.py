@@ -48,7 +48,7 @@ class CBAMAlphaWarmupHook(Hook):
             raise ValueError('CBAMAlphaWarmupHook needs CBAM modules with residual=True; the '
                              'model has none')
         # targets are taken before any checkpoint is loaded: the configured alpha_init
-        self._targets = {n: (self.target if self.target is not None else float(m.alpha))
+        self._targets = {n: (self.target if self.target is not None else float(m.alpha.detach()))
                          for n, m in self._modules.items()}
 
     def alpha_at(self, it: int, target: float) -> float:

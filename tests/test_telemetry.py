@@ -1,0 +1,291 @@
+"""Stability telemetry: CBAMStabilityHook, alarms, alpha warm-up, overlays, plot/visualize tools."""
+import json
+import math
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import DET_CONFIG, ROOT, SMALL_DET, run_tool, toy_runner
+from mm_cbam.engine import AttentionInstabilityError
+
+# Four variants in one mini detector, one per ResNet stage (BasicBlock, after conv2).
+VARIANTS = {
+    'classic': dict(type='CBAM', postfix='_classic'),
+    'residual': dict(type='CBAM', postfix='_residual', residual=True, alpha_init=0.5,
+                     learnable_alpha=True, ca_fusion='softmax'),
+    'temperature': dict(type='CBAM', postfix='_temperature', learnable_temperature=True,
+                        ca_temperature=1.5, sa_temperature=0.8),
+    'dynamic': dict(type='CBAM', postfix='_dynamic', sa_kernels=(3, 7, 7),
+                    sa_dilations=(1, 1, 2)),
+}
+STAGES = {'dynamic': 0, 'classic': 1, 'residual': 2, 'temperature': 3}
+
+
+def _scalars(work: Path):
+    entries = []
+    for path in sorted(work.glob('*/vis_data/scalars.json')):
+        entries += [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    return entries
+
+
+@pytest.fixture(scope='session')
+def variants_run(mini_data, tmp_path_factory):
+    """A mini detector with all four variants trained for 36 iterations (val at the end)."""
+    tmp = tmp_path_factory.mktemp('variants')
+    plugins = [
+        dict(cfg=cfg, stages=tuple(i == STAGES[name] for i in range(4)), position='after_conv2')
+        for name, cfg in VARIANTS.items()
+    ]
+    config = tmp / 'variants.py'
+    config.write_text(f"_base_ = '{DET_CONFIG}'\nmodel = dict(backbone=dict(plugins={plugins!r}))\n"
+                      "default_hooks = dict(logger=dict(interval=3))\n")
+    work = tmp / 'work'
+    run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options',
+             'train_cfg.max_epochs=6', 'train_cfg.val_interval=6', *SMALL_DET[:3],
+             SMALL_DET[4])
+    return config, work
+
+
+def _layer(name: str, block: int = 0) -> str:
+    return f'backbone.layer{STAGES[name] + 1}.{block}.cbam_{name}'
+
+
+def test_stability_hook_logs_every_variant(variants_run):
+    _, work = variants_run
+    logs = [e for e in _scalars(work) if 'loss' in e]
+    assert len(logs) == 12  # 36 iterations, logged every 3
+
+    def series(layer, stat):
+        return [e[f'cbam/{layer}/{stat}'] for e in logs]
+
+    for name in VARIANTS:
+        for block in (0, 1):
+            layer = _layer(name, block)
+            for stat in ('ca_mean', 'ca_std', 'sa_mean', 'sa_std', 'ca_sat_lo', 'ca_sat_hi',
+                         'sa_sat_lo', 'sa_sat_hi', 'ca_T', 'sa_T', 'gnorm', 'nonfinite'):
+                values = series(layer, stat)
+                assert len(values) == 12 and all(math.isfinite(v) for v in values), (layer, stat)
+            assert all(0 < v < 1 for v in series(layer, 'ca_mean') + series(layer, 'sa_mean'))
+            assert all(0 <= v <= 1 for s in ('ca_sat_lo', 'ca_sat_hi', 'sa_sat_lo', 'sa_sat_hi')
+                       for v in series(layer, s))
+            assert max(series(layer, 'gnorm')) > 0
+            assert set(series(layer, 'nonfinite')) == {0.0}
+
+    classic = _layer('classic')
+    assert f'cbam/{classic}/alpha' not in logs[0] and f'cbam/{classic}/router_w0' not in logs[0]
+    assert set(series(classic, 'ca_T')) == {1.0}
+
+    residual = _layer('residual')
+    alpha = series(residual, 'alpha')
+    assert alpha[0] != alpha[-1] and all(0 < a < 1.5 for a in alpha)  # learnable, sane
+    for avg, mx in zip(series(residual, 'fusion_avg'), series(residual, 'fusion_max')):
+        assert avg + mx == pytest.approx(1.0, abs=1e-6) and 0 < avg < 1
+
+    temperature = _layer('temperature')
+    ca_t, sa_t = series(temperature, 'ca_T'), series(temperature, 'sa_T')
+    assert ca_t[0] == pytest.approx(1.5, abs=0.05) and sa_t[0] == pytest.approx(0.8, abs=0.05)
+    assert ca_t[0] != ca_t[-1] and min(ca_t + sa_t) > 0
+
+    dynamic = _layer('dynamic')
+    for e in logs:
+        weights = [e[f'cbam/{dynamic}/router_w{k}'] for k in range(3)]
+        assert sum(weights) == pytest.approx(1.0, abs=1e-5) and min(weights) > 0
+        assert 0 <= e[f'cbam/{dynamic}/router_entropy'] <= math.log(3) + 1e-6
+
+
+def test_telemetry_reaches_text_log_and_tensorboard(variants_run):
+    _, work = variants_run
+    run_dir = next(p for p in work.iterdir() if p.is_dir())
+    text = next(run_dir.glob('*.log')).read_text()
+    assert f'cbam/{_layer("residual")}/alpha:' in text
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = list((run_dir / 'vis_data').glob('events.out.tfevents.*'))
+    assert events, 'no TensorBoard event file'
+    acc = EventAccumulator(str(events[0].parent))
+    acc.Reload()
+    tags = acc.Tags()['scalars']
+    assert f'cbam/{_layer("dynamic")}/router_entropy' in tags
+    alpha = acc.Scalars(f'cbam/{_layer("residual")}/alpha')
+    assert len(alpha) == 12 and alpha[-1].step == 36
+    # attention overlays of the validation run (CBAMVisualizationHook from the base config)
+    images = acc.Tags()['images']
+    assert any(t.startswith('cbam_backbone.layer') for t in images)
+    pngs = list(run_dir.glob('cbam_attention/iter_36/*.png'))
+    assert len(pngs) == 4 * 2  # 4 layers (evenly spaced) x 2 images
+
+
+def test_hook_is_idle_between_logging_iterations(tmp_path):
+    from mmengine.hooks import Hook
+    seen = []
+
+    class Probe(Hook):
+        priority = 'LOWEST'
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            module = runner.model.net[1]
+            optimizer = runner.optim_wrapper.optimizer
+            seen.append((runner.iter, module.recording, module.last_maps is not None,
+                         len(optimizer._optimizer_step_pre_hooks)))
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            module = runner.model.net[1]
+            seen.append((runner.iter, 'before', module.recording))
+
+    from mm_cbam.engine import CBAMStabilityHook
+    hook = CBAMStabilityHook(interval=3)
+    runner = toy_runner(tmp_path, [dict(type='CBAM', reduction=2)], hooks=[hook, Probe()],
+                        max_iters=6, logger_interval=3, experiment_name=uuid.uuid4().hex)
+    runner.train()
+    before = {it: rec for it, tag, rec in (s for s in seen if s[1] == 'before')}
+    assert before == {0: False, 1: False, 2: True, 3: False, 4: False, 5: True}
+    after = [s for s in seen if s[1] != 'before']
+    # after the stability hook ran: nothing recorded, no optimizer hook left
+    assert all(rec is False and not has_maps and hooks == 0 for _, rec, has_maps, hooks in after)
+    assert set(hook.last_stats['net.1']) >= {'ca_mean', 'sa_std', 'gnorm', 'nonfinite'}
+
+
+class _Corrupt:
+    """A hook that breaks a module at a given iteration."""
+
+    def __new__(cls, at_iter, action):
+        from mmengine.hooks import Hook
+
+        class Corrupt(Hook):
+            priority = 'HIGHEST'
+
+            def before_train_iter(self, runner, batch_idx, data_batch=None):
+                if runner.iter == at_iter:
+                    action(runner.model)
+
+        return Corrupt()
+
+
+def _nan_weight(model):
+    with torch.no_grad():
+        model.net[3].sa.branches[0].weight.fill_(float('nan'))
+
+
+def _log_text(work: Path) -> str:
+    return '\n'.join(p.read_text() for p in work.glob('*/*.log'))
+
+
+def test_nonfinite_alarm_warns_naming_the_layer(tmp_path):
+    from mm_cbam.engine import CBAMStabilityHook
+    runner = toy_runner(tmp_path, [dict(type='CBAM'), dict(type='CBAM')],
+                        hooks=[CBAMStabilityHook(interval=2), _Corrupt(3, _nan_weight)],
+                        max_iters=6, experiment_name=uuid.uuid4().hex)
+    runner.train()
+    text = _log_text(tmp_path)
+    assert 'CBAM stability alarm at iteration 2' not in text  # the logging iteration before
+    alarm = next(line for line in text.splitlines() if 'CBAM stability alarm' in line)
+    assert 'iteration 4:' in alarm and 'net.3: non-finite values' in alarm
+    assert runner.iter == 6  # warning only: training went on
+
+
+def test_nonfinite_alarm_can_stop_training(tmp_path):
+    from mm_cbam.engine import CBAMStabilityHook
+    runner = toy_runner(tmp_path, [dict(type='CBAM'), dict(type='CBAM')],
+                        hooks=[CBAMStabilityHook(interval=2, stop_on_alarm=True),
+                               _Corrupt(3, _nan_weight)], max_iters=8,
+                        experiment_name=uuid.uuid4().hex)
+    with pytest.raises(AttentionInstabilityError, match=r'iteration 4: .*net\.3: non-finite'):
+        runner.train()
+    assert runner.iter == 3  # stopped at the first logging iteration after the corruption
+
+
+def test_mask_collapse_alarm_after_patience(tmp_path):
+    from mm_cbam.engine import CBAMStabilityHook
+    # a tiny temperature saturates every spatial mask value at 0 or 1
+    sharp = dict(type='CBAM', sa_temperature=1e-4)
+    runner = toy_runner(tmp_path, [dict(type='CBAM'), sharp],
+                        hooks=[CBAMStabilityHook(interval=1, collapse_threshold=0.9,
+                                                 collapse_patience=3)],
+                        max_iters=5, lr=0.0, experiment_name=uuid.uuid4().hex)
+    runner.train()
+    text = _log_text(tmp_path)
+    assert 'iteration 1: net.3' not in text and 'iteration 2: net.3' not in text
+    assert 'CBAM stability alarm at iteration 3: net.3: attention mask collapsed' in text
+    assert 'net.1: attention mask collapsed' not in text
+    runner = toy_runner(tmp_path / 'stop', [sharp], hooks=[
+        CBAMStabilityHook(interval=1, collapse_patience=2, stop_on_alarm=True)
+    ], max_iters=5, lr=0.0, experiment_name=uuid.uuid4().hex)
+    with pytest.raises(AttentionInstabilityError, match='net.1: attention mask collapsed'):
+        runner.train()
+
+
+def test_hook_argument_validation():
+    from mm_cbam.engine import CBAMAlphaWarmupHook, CBAMStabilityHook
+    with pytest.raises(ValueError, match='interval must be a positive integer'):
+        CBAMStabilityHook(interval=0)
+    with pytest.raises(ValueError, match='collapse_threshold'):
+        CBAMStabilityHook(collapse_threshold=1.5)
+    with pytest.raises(ValueError, match='iters must be an integer >= 1'):
+        CBAMAlphaWarmupHook(iters=0)
+
+
+@pytest.mark.parametrize('learnable', [False, True])
+def test_alpha_warmup(tmp_path, learnable):
+    from mmengine.hooks import Hook
+
+    from mm_cbam.engine import CBAMAlphaWarmupHook, CBAMStabilityHook
+    seen = []
+
+    class Probe(Hook):
+        priority = 'NORMAL'
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            seen.append(round(float(runner.model.net[1].alpha), 6))
+
+    cbam = dict(type='CBAM', residual=True, alpha_init=0.8, learnable_alpha=learnable)
+    runner = toy_runner(tmp_path, [cbam], hooks=[
+        CBAMAlphaWarmupHook(iters=4, start=0.0), CBAMStabilityHook(interval=1), Probe()
+    ], max_iters=8, experiment_name=uuid.uuid4().hex)
+    runner.train()
+    assert seen[:5] == [0.0, 0.2, 0.4, 0.6, 0.8]
+    if learnable:
+        assert seen[5] != 0.8  # free after the warm-up
+    else:
+        assert seen[5:] == [0.8] * 3
+    logged = [e for e in _scalars(tmp_path) if 'cbam_warmup/alpha' in e]
+    assert [round(e['cbam_warmup/alpha'], 6) for e in logged][:5] == [0.0, 0.2, 0.4, 0.6, 0.8]
+    with pytest.raises(ValueError, match='needs CBAM modules with residual=True'):
+        toy_runner(tmp_path / 'x', [dict(type='CBAM')], hooks=[CBAMAlphaWarmupHook(iters=2)],
+                   experiment_name=uuid.uuid4().hex).train()
+
+
+def test_plot_stability_compares_two_real_runs(variants_run, mini_data, tmp_path):
+    _, work = variants_run
+    other = tmp_path / 'classic'
+    run_tool('tools/train.py', DET_CONFIG, '--work-dir', other, '--cfg-options',
+             'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', *SMALL_DET)
+    out = tmp_path / 'plots'
+    run_tool('tools/analysis/plot_stability.py', work, other, '--names', 'variants', 'classic',
+             '--out-dir', out)
+    for name in ('loss', 'alpha', 'ca_T', 'sa_T', 'fusion_avg', 'router_w0', 'router_entropy',
+                 'sa_sat_hi', 'gnorm'):
+        png = out / f'{name}.png'
+        assert png.exists() and png.stat().st_size > 5000, name
+    summary = (out / 'summary.md').read_text()
+    assert '## variants' in summary and '## classic' in summary
+    assert '| variants |' in summary and 'coco/bbox_mAP' in summary
+    assert f'| {_layer("residual")} |' in summary  # alpha trajectory row
+    assert 'collapsed layers' in summary and 'loss spike' in summary
+
+
+def test_visualize_attention_tool_writes_overlays(variants_run, tmp_path):
+    config, work = variants_run
+    ckpt = Path((work / 'last_checkpoint').read_text().strip())
+    image = sorted((ROOT / 'data' / 'mini_coco' / 'val').glob('*.png'))[0]
+    proc = run_tool('tools/analysis/visualize_attention.py', config, ckpt, image, '--layers',
+                    'backbone.layer1.**', 'backbone.layer3.1.*', '--out-dir', tmp_path,
+                    '--tensorboard')
+    written = [Path(p) for p in proc.stdout.split() if p.endswith('.png')]
+    assert [p.name for p in written] == [f'{image.stem}_{_layer("dynamic", 0)}.png',
+                                         f'{image.stem}_{_layer("dynamic", 1)}.png',
+                                         f'{image.stem}_{_layer("residual", 1)}.png']
+    import cv2
+    drawn = cv2.imread(str(written[0]))
+    assert drawn is not None and drawn.shape[0] > 200 and drawn.std() > 10
+    assert list((tmp_path / 'tensorboard').glob('events.out.tfevents.*'))
