@@ -40,7 +40,7 @@ def mini_data():
 
 
 def toy_runner(work_dir, attention_cfgs, hooks=(), max_iters=6, logger_interval=1, lr=0.05,
-               experiment_name=None):
+               experiment_name=None, checkpoint_interval=1000, **runner_kwargs):
     """An mmengine Runner around a small conv net with one attention module per config in
     ``attention_cfgs`` (module paths ``net.1``, ``net.3``, ...): fast hook tests without mmdet."""
     import torch
@@ -83,7 +83,7 @@ def toy_runner(work_dir, attention_cfgs, hooks=(), max_iters=6, logger_interval=
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr, momentum=0.9)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=logger_interval),
-                           checkpoint=dict(type='CheckpointHook', interval=1000,
+                           checkpoint=dict(type='CheckpointHook', interval=checkpoint_interval,
                                            by_epoch=False)),
         custom_hooks=list(hooks), log_processor=dict(by_epoch=False, window_size=1),
-        randomness=dict(seed=0), default_scope='mmengine')
+        randomness=dict(seed=0), default_scope='mmengine', **runner_kwargs)

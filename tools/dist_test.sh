@@ -1,31 +1,8 @@
 #!/usr/bin/env bash
-# Multi-process testing with torchrun (as mmdet's tools/dist_test.sh):
+# Multi-process testing (as mmdet's tools/dist_test.sh):
 #   tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py options]
-# NPROC processes per node: one per GPU, or CPU processes (gloo) on machines without GPUs.
-# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT. PYTHON defaults to the checkout's .venv.
-set -e
-CONFIG=$1
-CHECKPOINT=$2
-NPROC=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-HERE="$(cd "$(dirname "$0")" && pwd)"
-if [ -z "$PYTHON" ]; then
-    if [ -x "$HERE/../.venv/bin/python" ]; then PYTHON="$HERE/../.venv/bin/python"; else PYTHON=python; fi
-fi
-if [ -z "$CONFIG" ] || [ -z "$CHECKPOINT" ] || [ -z "$NPROC" ]; then
+if [ $# -lt 3 ]; then
     echo "usage: $0 CONFIG CHECKPOINT NPROC [test.py options]" >&2
     exit 2
 fi
-PYTHONPATH="$HERE/..":$PYTHONPATH \
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$NPROC" \
-    --master_port="$PORT" \
-    "$HERE/test.py" \
-    "$CONFIG" "$CHECKPOINT" \
-    --launcher pytorch "${@:4}"
+exec "$(dirname "$0")/torchrun.sh" test.py "$3" "$1" "$2" "${@:4}"

@@ -6,11 +6,10 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.dist import all_reduce, get_dist_info
 from mmengine.hooks import Hook, LoggerHook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ...attention import attention_modules
 from ..statistics import module_statistics
+from .utils import runner_attention_modules
 
 
 class AttentionInstabilityError(RuntimeError):
@@ -77,8 +76,7 @@ class CBAMStabilityHook(Hook):
 
     # ------------------------------------------------------------------ setup
     def before_run(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        self._modules = dict(attention_modules(model))
+        self._modules = runner_attention_modules(runner)
         if self.interval is None:
             loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
             self.interval = loggers[0].interval if loggers else 50

@@ -5,11 +5,10 @@ from typing import Dict, List, Optional, Sequence
 
 import cv2
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ...attention import attention_modules
 from ...visualization import draw_attention, mask_for_image, select_layers
+from .utils import runner_attention_modules
 
 
 @HOOKS.register_module()
@@ -52,8 +51,7 @@ class CBAMVisualizationHook(Hook):
         self.saved: List[str] = []
 
     def before_run(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        modules = dict(attention_modules(model))
+        modules = runner_attention_modules(runner)
         names = select_layers(list(modules), self.layers, self.max_layers) if modules else []
         self._chosen = {n: modules[n] for n in names}
 

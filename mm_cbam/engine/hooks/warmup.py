@@ -3,10 +3,10 @@ from typing import Dict, Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ...attention import CBAM, attention_modules
+from ...attention import CBAM
+from .utils import runner_attention_modules
 
 
 @HOOKS.register_module()
@@ -41,8 +41,7 @@ class CBAMAlphaWarmupHook(Hook):
         self._modules: Dict[str, CBAM] = {}
 
     def before_run(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        self._modules = {n: m for n, m in attention_modules(model)
+        self._modules = {n: m for n, m in runner_attention_modules(runner).items()
                          if isinstance(m, CBAM) and m.alpha is not None}
         if not self._modules:
             raise ValueError('CBAMAlphaWarmupHook needs CBAM modules with residual=True; the '
