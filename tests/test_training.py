@@ -195,6 +195,10 @@ def test_two_process_ddp_on_cpu(mini_data, tmp_path):
     assert len(runs) == 1 and len(list(runs[0].glob('*.log'))) == 1
     # 2 processes x batch 4 share the 24 images: 3 iterations per epoch
     assert torch.load(work / 'epoch_2.pth')['meta']['iter'] == 6
+    # the stability hook ran under DDP (model unwrapped) and rank 0 wrote its scalars once
+    logged = [e for e in _scalars(work) if 'loss' in e]
+    assert logged and all('cbam/backbone.layer4.1.cbam/sa_mean' in e for e in logged)
+    assert len({e['iter'] for e in logged}) == len(logged)
 
 
 def test_launcher_environment_for_slurm(monkeypatch):

@@ -16,8 +16,13 @@ implementations share math (mm_cbam vs naive) and the same options where timm al
   statistics; on CPU the allocation events of the PyTorch profiler).
 
 ``default`` is the notebook's integrated ``CBAM`` at its default options (softmax fusion, residual
-with fixed alpha=1, ReLU, sigmoid, 7x7). Results for the machine are recorded in
-``docs/benchmarks.md``.
+with fixed alpha=1, ReLU, sigmoid, 7x7); ``classic`` is the paper's CBAM (the function timm
+computes). Results for the machine are recorded in ``docs/benchmarks.md``.
+
+Implementations are timed in turn (interleaved) so that they share the machine's state. On CPU,
+tensors this size are allocated with mmap and freed to the system by glibc, so page faults are a
+large, noisy part of every figure (and favour implementations that allocate less).
+``--malloc reuse`` makes glibc keep freed memory (``mallopt``) to see the compute alone.
 """
 import argparse
 import platform
@@ -32,6 +37,7 @@ from mm_cbam.attention.notebook import build_reference, convert_state_dict
 
 VARIANTS = {
     'default': ('integrated.CBAM', {}),
+    'classic': ('step1.CBAM', {}),
     'learnable': ('temperature.CBAMResidualV3',
                   dict(learnable_temperature=True, learnable_alpha=True)),
     'dynamic': ('dynamic.CBAMResidualDynamicSA', {}),
@@ -72,17 +78,21 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_it(fn, device, repeat: int) -> float:
-    fn()
-    fn()
-    times = []
-    for _ in range(repeat):
-        _sync(device)
-        t0 = time.perf_counter()
+def time_interleaved(fns, device, repeat: int):
+    """Median wall time (ms) of each function, calling them in turn ``repeat`` times, so that
+    every implementation sees the same machine state (caches, allocator, other load)."""
+    for fn in fns.values():
         fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
 def saved_bytes(module, x):
@@ -131,26 +141,43 @@ def bench_shape(shape, variant, device, repeat):
     impls = build(variant, c, device)
     x = torch.randn(n, c, h, w, device=device)
     grad = torch.randn_like(x)
-    rows = {}
+    fwd, fwd_bwd, rows = {}, {}, {}
+    inputs = {name: x.clone().requires_grad_() for name in impls}
     for name, module in impls.items():
-        xg = x.clone().requires_grad_()
+        xg = inputs[name]
 
-        def fwd():
+        def forward(module=module):
             with torch.no_grad():
                 module(x)
 
-        def fwd_bwd():
+        def forward_backward(module=module, xg=xg):
             out = module(xg)
             out.backward(grad)
             xg.grad = None
             for p in module.parameters():
                 p.grad = None
 
-        rows[name] = dict(fwd=time_it(fwd, device, repeat), fwd_bwd=time_it(fwd_bwd, device, repeat),
-                          saved=saved_bytes(module, xg)[0] / 2**20,
-                          saved_in=saved_bytes(module, xg)[1] / 2**20,
-                          peak=peak_bytes(fwd_bwd, device) / 2**20)
+        fwd[name], fwd_bwd[name] = forward, forward_backward
+    fwd_ms = time_interleaved(fwd, device, repeat)
+    fwd_bwd_ms = time_interleaved(fwd_bwd, device, repeat)
+    for name, module in impls.items():
+        saved, saved_in = saved_bytes(module, inputs[name])
+        rows[name] = dict(fwd=fwd_ms[name], fwd_bwd=fwd_bwd_ms[name], saved=saved / 2**20,
+                          saved_in=saved_in / 2**20,
+                          peak=peak_bytes(fwd_bwd[name], device) / 2**20)
     return rows
+
+
+def reuse_freed_memory() -> bool:
+    """Ask glibc to keep freed large buffers (no mmap/munmap per tensor); False if unavailable."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL('libc.so.6')
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 2**30) and libc.mallopt(m_trim_threshold,
+                                                                             2**31 - 1))
+    except (OSError, AttributeError):
+        return False
 
 
 def describe_machine(device) -> str:
@@ -166,11 +193,14 @@ def main(argv=None):
     parser.add_argument('--repeat', type=int, default=10)
     parser.add_argument('--shapes', nargs='+', default=['8x256x56x56', '2x1024x64x64'])
     parser.add_argument('--variant', choices=sorted(VARIANTS), default='default')
+    parser.add_argument('--malloc', choices=('system', 'reuse'), default='system')
     args = parser.parse_args(argv)
     device = torch.device(args.device)
+    reuse = args.malloc == 'reuse' and device.type == 'cpu' and reuse_freed_memory()
     torch.manual_seed(0)
     print(f'# CBAM benchmark: variant={args.variant} ({VARIANTS[args.variant][0]}), '
-          f'device={describe_machine(device)}, median of {args.repeat}')
+          f'device={describe_machine(device)}, median of {args.repeat}, '
+          f'malloc={"reuse" if reuse else "system"}')
     for spec in args.shapes:
         shape = tuple(int(v) for v in spec.split('x'))
         rows = bench_shape(shape, args.variant, device, args.repeat)

@@ -41,7 +41,8 @@ class CBAMStabilityHook(Hook):
       ``collapse_threshold`` for ``collapse_patience`` consecutive logs.
 
     Args:
-        interval: logging interval in iterations. ``None`` (default) uses the LoggerHook's
+        interval: logging interval in iterations (counted like the LoggerHook counts them:
+            inside the epoch for epoch-based loops). ``None`` (default) uses the LoggerHook's
             interval; use a multiple of it, since the LoggerHook writes what the hook logged last.
         collapse_threshold: saturation fraction that counts as collapsed.
         collapse_patience: consecutive collapsed logs before the alarm.
@@ -89,7 +90,9 @@ class CBAMStabilityHook(Hook):
 
     # ------------------------------------------------------------------ per iteration
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
-        self._active = bool(self._modules) and self.every_n_train_iters(runner, self.interval)
+        # the LoggerHook's own test (iteration inside the epoch, or global for iter-based loops),
+        # so that every line it writes carries the values of that very iteration
+        self._active = bool(self._modules) and self.every_n_inner_iters(batch_idx, self.interval)
         if not self._active:
             return
         for module in self._modules.values():
