@@ -7,7 +7,7 @@ import torch
 
 def load_config(path: str, cfg_options: Optional[dict] = None):
     """Load an mm_cbam / mmdet / mmseg config, apply ``--cfg-options`` and import its modules."""
-    from mmengine.config import Config, DictAction  # noqa: F401
+    from mmengine.config import Config
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

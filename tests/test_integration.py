@@ -227,7 +227,8 @@ def test_insert_by_path_in_regnet_detector():
                         dict(type='CBAM', residual=True, alpha_init=0.0, learnable_alpha=True))
     assert names[0] == 'backbone.layer3.0.conv2' and names[-1] == 'neck.fpn_convs.3'
     assert model.neck.fpn_convs[0].cbam.in_channels == 256
-    assert model.backbone.layer3[0].conv2.cbam.in_channels == model.backbone.layer3[0].conv2.out_channels
+    conv2 = model.backbone.layer3[0].conv2
+    assert conv2.cbam.in_channels == conv2.out_channels
     # parameter names of the plain model are unchanged; the new ones are readable
     sd = model.state_dict()
     assert set(plain.state_dict()) <= set(sd)

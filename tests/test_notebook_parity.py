@@ -45,7 +45,8 @@ def _cases():
             if frozen in seen:
                 continue
             seen.add(frozen)
-            yield pytest.param(key, var, id=f'{key}-' + '-'.join(f'{k}={v}' for k, v in var.items()))
+            name = '-'.join(f'{k}={v}' for k, v in var.items())
+            yield pytest.param(key, var, id=f'{key}-{name}')
 
 
 def randomise(module: torch.nn.Module, seed: int):

@@ -210,7 +210,8 @@ except ModuleNotFoundError:
     out["mmcv"] = None
 except Exception as e:
     out["mmcv"] = {"error": repr(e)[:300], "path": None, "version": None}
-for name in ("mmengine", "mmdet", "mmseg", "pycocotools", "tensorboard", "setuptools", "numpy", "mm_cbam"):
+for name in ("mmengine", "mmdet", "mmseg", "pycocotools", "tensorboard", "setuptools", "numpy",
+             "mm_cbam"):
     try:
         m = importlib.import_module(name)
         out[name] = getattr(m, "__version__", "installed")
@@ -371,8 +372,10 @@ from mmengine.registry import MODELS
 assert MODELS.get("CBAM") is not None
 print("mm_cbam environment")
 print(f"  python       {sys.version.split()[0]}  ({sys.executable})")
-print(f"  torch        {torch.__version__}  (CUDA runtime {torch.version.cuda}, GPU visible: {torch.cuda.is_available()})")
-print(f"  mmcv         {mmcv.__version__}  ops: {'CUDA ' + ops_cuda if ops_cuda != 'not available' else 'CPU'}, compiler {get_compiler_version()}")
+gpu = torch.cuda.is_available()
+ops = "CUDA " + ops_cuda if ops_cuda != "not available" else "CPU"
+print(f"  torch        {torch.__version__}  (CUDA {torch.version.cuda}, GPU visible: {gpu})")
+print(f"  mmcv         {mmcv.__version__}  ops: {ops}, compiler {get_compiler_version()}")
 print(f"  mmengine     {mmengine.__version__}")
 print(f"  mmdet        {mmdet.__version__}")
 print(f"  mmseg        {mmseg.__version__}")

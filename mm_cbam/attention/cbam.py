@@ -92,7 +92,8 @@ class Temperature(nn.Module):
         self.eps = float(eps)
         if self.learnable:
             if init <= self.eps:
-                raise ValueError(f'{name} must be greater than eps={eps} when learnable, got {init}')
+                raise ValueError(
+                    f'{name} must be greater than eps={eps} when learnable, got {init}')
             self.t_raw = nn.Parameter(torch.tensor(inverse_softplus(init - self.eps)))
         else:
             self.register_buffer('T', torch.tensor(init))
@@ -224,7 +225,8 @@ class SpatialAttention(_AttentionBase):
     With one kernel this is CBAM's spatial attention ``gate(conv(s) / T)``. With several kernels
     (e.g. ``kernels=(3, 7, 7), dilations=(1, 1, 2)``) it is the dynamic spatial attention: each
     branch is a 2->1 convolution, a router ``avgpool(s) -> fc -> ReLU -> fc -> softmax`` gives
-    per-sample branch weights ``router_w`` (B, K), and the mask is ``gate(sum_k w_k conv_k(s) / T)``.
+    per-sample branch weights ``router_w`` (B, K), and the mask is
+    ``gate(sum_k w_k conv_k(s) / T)``.
     Because convolution is linear in its weights, the weighted sum of branch logits is computed as
     one grouped convolution with per-sample mixed kernels (no (B, K, H, W) stack of logits).
 

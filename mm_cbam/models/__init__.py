@@ -2,7 +2,8 @@
 
 * :mod:`.resnet` -- ``PluginResNet*``: mmdet/mmseg ResNets whose ResNet-18/34 BasicBlock accepts
   ``plugins`` (upstream asserts ``plugins is None``);
-* :mod:`.attach` -- attach attention to a module's output (``insert_cbam``, ``MultiLevelAttention``);
+* :mod:`.attach` -- attach attention to a module's output (``insert_cbam``,
+  ``MultiLevelAttention``);
 * :mod:`.builders` -- config builders ``CBAMNeck`` and ``InsertCBAM``.
 """
 from .attach import MultiLevelAttention, attach, infer_out_channels, insert_cbam

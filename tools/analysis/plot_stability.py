@@ -10,8 +10,8 @@ runs are joined) and writes to ``--out-dir`` (default ``<first work dir>/stabili
 
 * ``loss.png`` -- the training loss of every run;
 * ``<statistic>.png`` -- one figure per statistic logged by CBAMStabilityHook (``alpha``,
-  ``ca_T``, ``sa_T``, ``fusion_avg``, ``router_w0``, ``sa_sat_hi``, ``gnorm`` ...), one panel per run,
-  one curve per layer;
+  ``ca_T``, ``sa_T``, ``fusion_avg``, ``router_w0``, ``sa_sat_hi``, ``gnorm`` ...), one panel per
+  run, one curve per layer;
 * ``summary.md`` -- per run: final validation metrics, loss spikes (a logged loss above
   ``--spike-factor`` times the median of the previous 10 logs), alpha / temperature trajectories
   (first -> last, per layer), collapsed layers (mask saturation above the threshold at the last
