@@ -37,6 +37,9 @@ def test_config_builds_and_trains_one_step(path):
         assert data_root == ('data/coco/' if task == 'det' else 'data/cityscapes/')
         backends = [b['type'] for b in cfg.visualizer.vis_backends]
         assert 'TensorboardVisBackend' in backends
+    from mmengine.registry import HOOKS
+    hooks = [HOOKS.build(dict(h)) for h in cfg.custom_hooks]
+    assert {type(h).__name__ for h in hooks} >= {'CBAMStabilityHook', 'RNGStateHook'}
     if task == 'seg':
         cfg.model.data_preprocessor.size = (64, 96)
     torch.manual_seed(0)

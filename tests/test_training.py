@@ -200,6 +200,16 @@ def test_two_process_ddp_on_cpu(mini_data, tmp_path):
     assert logged and all('cbam/backbone.layer4.1.cbam/sa_mean' in e for e in logged)
     assert len({e['iter'] for e in logged}) == len(logged)
 
+    # distributed evaluation of the checkpoint (the test set is split across the 2 processes)
+    proc = subprocess.run(
+        ['bash', 'tools/dist_test.sh', str(DET_CONFIG), str(work / 'epoch_2.pth'), '2',
+         '--work-dir', str(tmp_path / 'ddp_test'), '--cfg-options',
+         'test_dataloader.dataset.indices=8', 'model.test_cfg.rcnn.score_thr=0.0'],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    metrics = json.loads(next((tmp_path / 'ddp_test').glob('*/metrics.json')).read_text())
+    assert 'coco/bbox_mAP' in metrics
+
 
 def test_launcher_environment_for_slurm(monkeypatch):
     from mm_cbam.engine.launch import _launcher_env
@@ -256,3 +266,11 @@ def test_killed_run_resumes_with_the_same_losses(mini_data, tmp_path):
     assert sorted(resumed) == list(range(ckpt_iter + 1, 19))
     for it, loss in resumed.items():
         assert loss == pytest.approx(reference[it], rel=1e-6, abs=1e-7), it
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only message')
+def test_amp_without_gpu_fails_before_building(tmp_path):
+    proc = run_tool('tools/train.py', DET_CONFIG, '--amp', '--work-dir', tmp_path / 'w',
+                    check=False)
+    assert proc.returncode == 1 and '--amp needs a GPU' in proc.stderr
+    assert not (tmp_path / 'w').exists()

@@ -38,6 +38,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = prepare_config(args.config, args.work_dir, args.cfg_options, args.launcher)
     if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise SystemExit('ERROR: --amp needs a GPU (mmengine\'s AmpOptimWrapper supports '
+                             'CUDA/NPU/MLU devices only); train on the CPU without --amp')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
