@@ -14,7 +14,8 @@ arguments follow the notebook (``ca_*`` / ``sa_*``) and mmcv's plugin convention
 Attention maps are exposed two ways:
 
 * ``return_maps=True`` makes ``forward`` return ``(out, ca, sa, fusion_w[, router_w])`` as the
-  notebook does (for stand-alone use and analysis);
+  notebook does (for stand-alone use and analysis; in :class:`CBAM` the maps are detached, all
+  gradients flow through ``out``);
 * :func:`record_attention` switches modules inside a model into *recording* mode, in which the
   usual tensor is returned and the detached maps of the last forward are kept in ``last_maps``
   (``ca`` (B, C), ``sa`` (B, 1, H, W), ``fusion_w`` (2,), ``router_w`` (B, K), and ``out_finite``,
