@@ -24,8 +24,8 @@ def task_of(cfg) -> str:
         return 'det'
     if scope == 'mmseg':
         return 'seg'
-    raise ValueError(f"config has default_scope={scope!r}; mm_cbam tools support 'mmdet' and "
-                     "'mmseg' configs")
+    raise ValueError(f"{cfg.filename}: default_scope is {scope!r}; mm_cbam tools run mmdet "
+                     "('mmdet') and mmseg ('mmseg') configs")
 
 
 def register_scope(task: str):

@@ -62,26 +62,43 @@ def _apply_spatial(y: Tensor, x: Tensor, sa: Tensor, alpha: Optional[Tensor]) ->
     return y.mul_(sa * a).addcmul_(x, 1 - a)
 
 
+def _call(fn, inputs, trace: bool):
+    """``fn(*inputs)``; with ``trace`` on detached leaves under autograd (returned too), so that
+    the small graph can be differentiated later with :func:`torch.autograd.grad`."""
+    if not trace:
+        return fn(*inputs), inputs
+    with torch.enable_grad():
+        leaves = [t.detach().requires_grad_() for t in inputs]
+        return fn(*leaves), leaves
+
+
+def _forward(x: Tensor, channel_fn, spatial_fn, alpha: Optional[Tensor], trace: bool):
+    """The CBAM forward of a contiguous ``x``: ``(out, ca, sa, fusion_w, router_w, saved)``.
+
+    With ``trace`` the small parts are traced and ``saved`` holds what backward needs (the
+    arg-max indices and the traced graphs); otherwise nothing is kept and ``saved`` is None.
+    """
+    b, c, h, w = x.shape
+    avg, mx, idx_c = _descriptors(x, with_indices=trace)
+    (ca_graph, fusion_w), ca_in = _call(channel_fn, (avg, mx), trace)
+    ca = ca_graph.detach().to(x.dtype)
+    out = torch.mul(x, ca.view(b, c, 1, 1))  # x * ca, becomes the output in place
+    s, idx_s = _spatial_descriptor(x, ca, out, with_indices=trace)
+    (sa_graph, router_w), sa_in = _call(spatial_fn, (s, ), trace)
+    sa = sa_graph.detach().to(x.dtype)
+    _apply_spatial(out, x, sa, alpha)
+    saved = (idx_c, idx_s, ca_in, ca_graph, sa_in[0], sa_graph) if trace else None
+    return out, ca, sa, fusion_w, router_w, saved
+
+
 class _FusedCBAM(Function):
 
     @staticmethod
     def forward(ctx, x, alpha, channel_fn, spatial_fn, n_channel_params, *params):
         x = x.contiguous()
-        b, c, h, w = x.shape
-        avg, mx, idx_c = _descriptors(x, with_indices=True)
-        with torch.enable_grad():
-            avg_in = avg.detach().requires_grad_()
-            mx_in = mx.detach().requires_grad_()
-            ca_graph, fusion_w = channel_fn(avg_in, mx_in)
-        ca = ca_graph.detach().to(x.dtype)
-        out = torch.mul(x, ca.view(b, c, 1, 1))  # x * ca, becomes the output in place
-        s, idx_s = _spatial_descriptor(x, ca, out, with_indices=True)
-        with torch.enable_grad():
-            s_in = s.detach().requires_grad_()
-            sa_graph, router_w = spatial_fn(s_in)
-        sa = sa_graph.detach().to(x.dtype)
-        _apply_spatial(out, x, sa, alpha)
-
+        out, ca, sa, fusion_w, router_w, saved = _forward(x, channel_fn, spatial_fn, alpha,
+                                                          trace=True)
+        idx_c, idx_s, (avg_in, mx_in), ca_graph, s_in, sa_graph = saved
         ctx.save_for_backward(x, ca, sa, idx_c, idx_s, alpha)
         ctx.graphs = (avg_in, mx_in, ca_graph, s_in, sa_graph)
         ctx.params = (params[:n_channel_params], params[n_channel_params:])
@@ -170,16 +187,8 @@ def cbam(x: Tensor, channel_fn: ChannelFn, spatial_fn: SpatialFn, alpha: Optiona
         or (alpha is not None and alpha.requires_grad))
     if needs_graph:
         return _FusedCBAM.apply(x, alpha, channel_fn, spatial_fn, len(channel_params), *params)
-    # inference: same computation, nothing saved, no arg-max indices
+    # inference: the same computation, nothing traced or saved, no arg-max indices
     with torch.no_grad():
-        x = x.contiguous()
-        b, c, h, w = x.shape
-        avg, mx, _ = _descriptors(x, with_indices=False)
-        ca, fusion_w = channel_fn(avg, mx)
-        ca = ca.to(x.dtype)
-        out = torch.mul(x, ca.view(b, c, 1, 1))
-        s, _ = _spatial_descriptor(x, ca, out, with_indices=False)
-        sa, router_w = spatial_fn(s)
-        sa = sa.to(x.dtype)
-        _apply_spatial(out, x, sa, alpha)
+        out, ca, sa, fusion_w, router_w, _ = _forward(x.contiguous(), channel_fn, spatial_fn,
+                                                      alpha, trace=False)
     return out, ca, sa, fusion_w, router_w

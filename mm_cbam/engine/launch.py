@@ -135,18 +135,14 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
 def prepare_config(config: str, work_dir=None, cfg_options=None, launcher: str = 'none'):
     """Load ``config`` as mmdet/mmseg tools do: ``--cfg-options`` merged, ``launcher`` set,
     work_dir = CLI > config > ``work_dirs/<config name>``."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(config)
+    from ..utils import load_config, task_of
+    cfg = load_config(config, cfg_options)
     cfg.launcher = launcher
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
-    if cfg.get('default_scope') not in ('mmdet', 'mmseg'):
-        raise ValueError(f"{config}: default_scope is {cfg.get('default_scope')!r}; mm_cbam tools "
-                         "run mmdet ('mmdet') and mmseg ('mmseg') configs")
+    task_of(cfg)  # an mmdet or mmseg config, or a clear error
     return cfg
 
 
