@@ -4,3 +4,5 @@ _base_ = [
     './_base_/mm_cbam_runtime.py'
 ]
 visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
+# the text log carries a summary of the attention statistics (all go to scalars.json / TensorBoard)
+log_processor = dict(type='CBAMLogProcessor')

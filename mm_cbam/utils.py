@@ -1,14 +1,42 @@
 """Small helpers shared by tools and tests: task detection, config loading, synthetic batches."""
+import os
+import re
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
 
+def _scopes(path: str, seen=None) -> set:
+    """Packages a config file and its local bases refer to with ``pkg::`` base paths."""
+    seen = set() if seen is None else seen
+    path = os.path.abspath(path)
+    if path in seen or not os.path.isfile(path):
+        return set()
+    seen.add(path)
+    with open(path) as f:
+        text = f.read()
+    found = set(re.findall(r"""['"](\w+)::""", text))
+    for base in re.findall(r"""['"]((?:\.\.?/|[\w-]+/)[^'":]*\.py)['"]""", text):
+        found |= _scopes(os.path.join(os.path.dirname(path), base), seen)
+    return found
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None):
-    """Load an mm_cbam / mmdet / mmseg config, apply ``--cfg-options`` and import its modules."""
+    """Load an mm_cbam / mmdet / mmseg config, apply ``--cfg-options`` and import its modules.
+
+    A config whose bases live in a package that is not installed (``mmdet::...`` without mmdet)
+    fails with :class:`~mm_cbam.optional.MissingPackageError` naming the package to install.
+    """
     from mmengine.config import Config
-    cfg = Config.fromfile(path)
+
+    from .optional import PACKAGES, require
+    try:
+        cfg = Config.fromfile(path)
+    except Exception:
+        for package in sorted(_scopes(path) & set(PACKAGES)):
+            require(package, f'{path} (its _base_ refers to {package}::)')
+        raise
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if cfg.get('custom_imports'):
@@ -29,12 +57,14 @@ def task_of(cfg) -> str:
 
 
 def register_scope(task: str):
-    """Register all modules of mmdet / mmseg and make it the default scope."""
-    if task == 'det':
-        from mmdet.utils import register_all_modules
-    else:
-        from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
+    """Register all modules of mmdet / mmseg and make it the default scope (a clear error
+    naming the package to install if it is missing)."""
+    from .optional import require
+    package = 'mmdet' if task == 'det' else 'mmseg'
+    require(package, f"a {'detection' if task == 'det' else 'segmentation'} config "
+            f"(default_scope='{package}')")
+    import importlib
+    importlib.import_module(f'{package}.utils').register_all_modules(init_default_scope=True)
 
 
 def build_model(cfg):

@@ -40,7 +40,8 @@ def mini_data():
 
 
 def toy_runner(work_dir, attention_cfgs, hooks=(), max_iters=6, logger_interval=1, lr=0.05,
-               experiment_name=None, checkpoint_interval=1000, **runner_kwargs):
+               experiment_name=None, checkpoint_interval=1000, optim_wrapper=None,
+               **runner_kwargs):
     """An mmengine Runner around a small conv net with one attention module per config in
     ``attention_cfgs`` (module paths ``net.1``, ``net.3``, ...): fast hook tests without mmdet."""
     import torch
@@ -80,10 +81,11 @@ def toy_runner(work_dir, attention_cfgs, hooks=(), max_iters=6, logger_interval=
         train_dataloader=dict(dataset=ToyData(), batch_size=4,
                               sampler=dict(type='DefaultSampler', shuffle=True),
                               collate_fn=dict(type='default_collate')),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr, momentum=0.9)),
+        optim_wrapper=optim_wrapper or dict(optimizer=dict(type='SGD', lr=lr, momentum=0.9)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=logger_interval),
                            checkpoint=dict(type='CheckpointHook', interval=checkpoint_interval,
                                            by_epoch=False)),
-        custom_hooks=list(hooks), log_processor=dict(by_epoch=False, window_size=1),
+        custom_hooks=list(hooks),
+        log_processor=runner_kwargs.pop('log_processor', dict(by_epoch=False, window_size=1)),
         randomness=dict(seed=0), default_scope='mmengine', **runner_kwargs)

@@ -351,3 +351,67 @@ def test_identity_tool_detects_a_non_identity_start(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 1 and 'identity start: FAILED' in out
     assert float(out.split('output tensors: ')[1].split()[0]) > 0
+
+
+# ----------------------------------------------------------------------------- stacked plugins
+
+
+class StackTestAffine(nn.Module):
+    """A plugin computing ``x * scale + shift``: two of them compose differently than either."""
+    _abbr_ = 'affine'
+
+    def __init__(self, in_channels, scale=1.0, shift=0.0):
+        super().__init__()
+        self.scale, self.shift = scale, shift
+
+    def forward(self, x):
+        return x * self.scale + self.shift
+
+
+def _stacked(position, stages=(True, False, False, False)):
+    from mmengine.registry import MODELS
+    MODELS.register_module('StackTestAffine', module=StackTestAffine, force=True)
+    return [dict(cfg=dict(type='StackTestAffine', scale=2.0, postfix='_a'), stages=stages,
+                 position=position),
+            dict(cfg=dict(type='StackTestAffine', shift=1.0, postfix='_b'), stages=stages,
+                 position=position)]
+
+
+def _literal_block(blk, x, bottleneck: bool):
+    """The block's forward written out, with the two plugins composed: 2 * out + 1."""
+    out = blk.relu(blk.norm1(blk.conv1(x)))
+    if bottleneck:
+        out = blk.norm3(blk.conv3(blk.relu(blk.norm2(blk.conv2(out)))))
+    else:
+        out = blk.norm2(blk.conv2(out))
+    out = 2 * out + 1
+    identity = x if blk.downsample is None else blk.downsample(x)
+    return blk.relu(out + identity)
+
+
+@pytest.mark.parametrize('scope,type_,depth', [('seg', 'PluginResNetV1c', 50),
+                                               ('seg', 'PluginResNet', 50),
+                                               ('det', 'PluginResNet', 50),
+                                               ('seg', 'PluginResNetV1c', 18),
+                                               ('det', 'PluginResNet', 18)])
+def test_stacked_plugins_are_applied_in_order(scope, type_, depth):
+    registry = _det_models() if scope == 'det' else _seg_models()
+    position = 'after_conv3' if depth >= 50 else 'after_conv2'
+    backbone = registry.build(dict(type=type_, depth=depth, plugins=_stacked(position)))
+    backbone.eval()
+    blk = backbone.layer1[0]
+    x = torch.randn(2, blk.conv1.in_channels, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(blk(x), _literal_block(blk, x, depth >= 50))
+
+
+def test_upstream_mmseg_bottleneck_drops_the_first_stacked_plugin():
+    """The bug the Plugin* backbones fix (mmsegmentation 1.2.2): the plain ResNetV1c applies
+    every plugin to the block input and keeps only the last one."""
+    backbone = _seg_models().build(dict(type='ResNetV1c', depth=50,
+                                        plugins=_stacked('after_conv3')))
+    backbone.eval()
+    blk = backbone.layer1[0]
+    x = torch.randn(2, blk.conv1.in_channels, 16, 16)
+    with torch.no_grad():
+        assert not torch.allclose(blk(x), _literal_block(blk, x, True))

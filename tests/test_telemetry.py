@@ -99,7 +99,10 @@ def test_telemetry_reaches_text_log_and_tensorboard(variants_run):
     _, work = variants_run
     run_dir = next(p for p in work.iterdir() if p.is_dir())
     text = next(run_dir.glob('*.log')).read_text()
-    assert f'cbam/{_layer("residual")}/alpha:' in text
+    # the text log carries the summary only; the per-module values go to the backends
+    lines = [line for line in text.splitlines() if 'Epoch(train)' in line]
+    assert len(lines) == 12 and all(' cbam: sat_max=' in line for line in lines)
+    assert 'cbam/backbone' not in text and len(lines[-1]) < 400
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     events = list((run_dir / 'vis_data').glob('events.out.tfevents.*'))
     assert events, 'no TensorBoard event file'
@@ -289,3 +292,126 @@ def test_visualize_attention_tool_writes_overlays(variants_run, tmp_path):
     drawn = cv2.imread(str(written[0]))
     assert drawn is not None and drawn.shape[0] > 200 and drawn.std() > 10
     assert list((tmp_path / 'tensorboard').glob('events.out.tfevents.*'))
+
+
+def test_summary_aggregates_the_per_module_statistics(variants_run):
+    _, work = variants_run
+    for entry in [e for e in _scalars(work) if 'loss' in e]:
+        per_module = {}
+        for key, value in entry.items():
+            if key.startswith('cbam/'):
+                layer, stat = key[len('cbam/'):].rsplit('/', 1)
+                per_module.setdefault(layer, {})[stat] = value
+        sat = max(max(s['ca_sat_lo'] + s['ca_sat_hi'], s['sa_sat_lo'] + s['sa_sat_hi'])
+                  for s in per_module.values())
+        alphas = [s['alpha'] for s in per_module.values() if 'alpha' in s]
+        assert entry['cbam_summary/sat_max'] == pytest.approx(sat)
+        assert entry['cbam_summary/alpha_min'] == pytest.approx(min(alphas))
+        assert entry['cbam_summary/alpha_max'] == pytest.approx(max(alphas))
+        assert entry['cbam_summary/gnorm_max'] == pytest.approx(
+            max(s['gnorm'] for s in per_module.values()))
+        assert entry['cbam_summary/alarms'] == 0 and entry['cbam_summary/nonfinite'] == 0
+
+
+@pytest.mark.parametrize('mode', ['full', 'off', 'summary'])
+def test_log_processor_modes(tmp_path, mode):
+    from mm_cbam.engine import CBAMStabilityHook
+    runner = toy_runner(tmp_path, [dict(type='CBAM', residual=True, learnable_alpha=True)],
+                        hooks=[CBAMStabilityHook(interval=2)], max_iters=4, logger_interval=2,
+                        experiment_name=uuid.uuid4().hex,
+                        log_processor=dict(type='CBAMLogProcessor', attention_log=mode,
+                                           by_epoch=False, window_size=1))
+    runner.train()
+    lines = [x for x in _log_text(tmp_path).splitlines() if 'Iter(train)' in x]
+    assert len(lines) == 2 and all('loss:' in x for x in lines)
+    assert all(('cbam/net.1/alpha:' in x) == (mode == 'full') for x in lines)
+    assert all(('cbam: sat_max=' in x) == (mode == 'summary') for x in lines)
+    assert all('alpha=[' in x for x in lines) == (mode == 'summary')
+    entry = [e for e in _scalars(tmp_path) if 'loss' in e][-1]
+    assert 'cbam/net.1/alpha' in entry and 'cbam_summary/alarms' in entry  # always recorded
+    with pytest.raises(ValueError, match="attention_log='short' is not supported"):
+        from mm_cbam.engine import CBAMLogProcessor
+        CBAMLogProcessor(attention_log='short')
+
+
+def _grad_probe(module):
+    """Norm of the gradients backward produced for ``module`` (tensor hooks: before clipping)."""
+    seen = {}
+
+    def hook(name):
+        def fn(grad):
+            seen[name] = grad.detach().float().norm()
+            return grad
+        return fn
+
+    handles = [p.register_hook(hook(n)) for n, p in module.named_parameters()]
+    return seen, handles
+
+
+def test_gnorm_is_measured_before_gradient_clipping(tmp_path):
+    from mmengine.hooks import Hook
+
+    from mm_cbam.engine import CBAMStabilityHook
+    norms = []
+
+    class Probe(Hook):
+        priority = 'HIGHEST'
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            self.seen, self.handles = _grad_probe(runner.model.net[1])
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            norms.append(float(torch.linalg.vector_norm(torch.stack(list(self.seen.values())))))
+            for h in self.handles:
+                h.remove()
+
+    runner = toy_runner(tmp_path, [dict(type='CBAM')], hooks=[CBAMStabilityHook(interval=1),
+                                                              Probe()],
+                        max_iters=3, experiment_name=uuid.uuid4().hex,
+                        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05),
+                                           clip_grad=dict(max_norm=1e-6)))
+    runner.train()
+    logged = [e['cbam/net.1/gnorm'] for e in _scalars(tmp_path) if 'loss' in e]
+    assert logged == pytest.approx(norms, rel=1e-5)
+    assert min(logged) > 1e-4  # far above the clipped norm (1e-6)
+
+
+def test_gnorm_and_skipped_flag_on_a_skipped_amp_step(tmp_path, monkeypatch):
+    from mmengine.hooks import Hook
+    from mmengine.optim.optimizer import amp_optimizer_wrapper
+
+    from mm_cbam.engine import CBAMStabilityHook
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available', lambda: True)
+    scales, raw = [], []
+
+    class CpuScalerAndInf(Hook):
+        priority = 'HIGHEST'
+
+        def before_train(self, runner):
+            runner.optim_wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=1024.0)
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            scales.append(runner.optim_wrapper.loss_scaler.get_scale())
+            self.seen, self.handles = _grad_probe(runner.model.net[1])  # scaled gradients
+            w = runner.model.net[1].sa.branches[0].weight
+            self.handles.append(w.register_hook(
+                lambda g: g * float('inf') if runner.iter == 2 else g))
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            raw.append(float(torch.linalg.vector_norm(torch.stack(list(self.seen.values())))))
+            for h in self.handles:
+                h.remove()
+
+    runner = toy_runner(tmp_path, [dict(type='CBAM')], hooks=[CBAMStabilityHook(interval=1),
+                                                              CpuScalerAndInf()],
+                        max_iters=4, experiment_name=uuid.uuid4().hex,
+                        optim_wrapper=dict(type='AmpOptimWrapper', dtype='bfloat16',
+                                           optimizer=dict(type='SGD', lr=0.01)))
+    runner.train()
+    logs = [e for e in _scalars(tmp_path) if 'loss' in e]
+    assert [e['cbam_summary/step_skipped'] for e in logs] == [0.0, 0.0, 1.0, 0.0]
+    assert scales[3] == scales[2] / 2  # the scaler skipped the step of iteration 3
+    gnorm = [e['cbam/net.1/gnorm'] for e in logs]
+    assert not math.isfinite(gnorm[2])  # logged on the skipped step too
+    for i in (0, 1, 3):  # the unscaled norm: the raw (scaled) gradients divided by the scale
+        assert gnorm[i] == pytest.approx(raw[i] / scales[i], rel=1e-4)

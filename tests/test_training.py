@@ -1,12 +1,8 @@
-"""tools/train.py, tools/test.py, CPU DDP through tools/dist_train.sh, kill + resume, data errors,
+"""tools/train.py, tools/test.py, CPU DDP through tools/dist_train.sh, data errors,
 mini datasets."""
 import hashlib
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -163,54 +159,6 @@ def test_cityscapes_hint(tmp_path):
 # ----------------------------------------------------------------------------- distributed
 
 
-def test_two_process_ddp_on_cpu(mini_data, tmp_path):
-    work = tmp_path / 'ddp'
-    config = tmp_path / 'ddp_config.py'
-    config.write_text(
-        f"_base_ = '{DET_CONFIG}'\n"
-        "custom_imports = dict(imports=['mm_cbam', 'mm_cbam_test_probes'],"
-        " allow_failed_imports=False)\n"
-        "custom_hooks = [dict(type='CBAMStabilityHook'), dict(type='DumpRankParamsHook')]\n")
-    env = dict(os.environ, PORT='29637', PYTHON=sys.executable,
-               PYTHONPATH=str(ROOT / 'tests'))  # for mm_cbam_test_probes
-    proc = subprocess.run(
-        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work),
-         '--cfg-options', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', *SMALL_DET],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = proc.stdout + proc.stderr
-    assert "dist_cfg: {'backend': 'gloo'}" in out and 'Distributed training: True' in out
-    p0 = torch.load(work / 'rank0_params.pth')
-    p1 = torch.load(work / 'rank1_params.pth')
-    assert p0.keys() == p1.keys()
-    for key in p0:
-        assert torch.equal(p0[key], p1[key]), key
-    # the ranks trained together: weights moved away from the (shared) initialisation
-    start = torch.load(work / 'epoch_1.pth')['state_dict']
-    assert any(not torch.equal(start[k], p0[k]) for k in p0 if '.cbam.' in k)
-    # one set of checkpoints and logs (rank 0 writes)
-    assert sorted(p.name for p in work.glob('*.pth') if p.name.startswith('epoch')) == [
-        'epoch_1.pth', 'epoch_2.pth']
-    runs = [p for p in work.iterdir() if p.is_dir()]
-    assert len(runs) == 1 and len(list(runs[0].glob('*.log'))) == 1
-    # 2 processes x batch 4 share the 24 images: 3 iterations per epoch
-    assert torch.load(work / 'epoch_2.pth')['meta']['iter'] == 6
-    # the stability hook ran under DDP (model unwrapped) and rank 0 wrote its scalars once
-    logged = [e for e in _scalars(work) if 'loss' in e]
-    assert logged and all('cbam/backbone.layer4.1.cbam/sa_mean' in e for e in logged)
-    assert len({e['iter'] for e in logged}) == len(logged)
-
-    # distributed evaluation of the checkpoint (the test set is split across the 2 processes)
-    proc = subprocess.run(
-        ['bash', 'tools/dist_test.sh', str(DET_CONFIG), str(work / 'epoch_2.pth'), '2',
-         '--work-dir', str(tmp_path / 'ddp_test'), '--cfg-options',
-         'test_dataloader.dataset.indices=8', 'model.test_cfg.rcnn.score_thr=0.0'],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    metrics = json.loads(next((tmp_path / 'ddp_test').glob('*/metrics.json')).read_text())
-    assert 'coco/bbox_mAP' in metrics
-
-
 def test_launcher_environment_for_slurm(monkeypatch):
     from mm_cbam.engine.launch import _launcher_env
     for key in ('MASTER_ADDR', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK'):
@@ -226,46 +174,6 @@ def test_launcher_environment_for_slurm(monkeypatch):
     assert os.environ['MASTER_ADDR'] and os.environ['MASTER_PORT'] == '29500'
     with pytest.raises(ValueError, match="launcher must be one of"):
         _launcher_env('horovod')
-
-
-# ----------------------------------------------------------------------------- kill and resume
-
-
-def _losses(work: Path):
-    return {e['iter']: e['loss'] for e in _scalars(work) if 'loss' in e}
-
-
-def test_killed_run_resumes_with_the_same_losses(mini_data, tmp_path):
-    opts = ['--cfg-options', 'train_cfg.max_epochs=3', 'train_cfg.val_interval=10',
-            'randomness.deterministic=True', 'default_hooks.logger.interval=1',
-            'train_dataloader.dataset.indices=24', 'train_dataloader.batch_size=4']
-    straight = tmp_path / 'straight'
-    run_tool('tools/train.py', DET_CONFIG, '--work-dir', straight, *opts)
-    reference = _losses(straight)
-    assert sorted(reference) == list(range(1, 19))
-
-    killed = tmp_path / 'killed'
-    proc = subprocess.Popen([sys.executable, 'tools/train.py', str(DET_CONFIG), '--work-dir',
-                             str(killed), *opts], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 600
-    while not (killed / 'last_checkpoint').exists():
-        assert proc.poll() is None, 'training ended before it could be killed'
-        assert time.time() < deadline
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)  # a crash: no clean-up of any kind
-    proc.wait()
-    ckpt_iter = torch.load((killed / 'last_checkpoint').read_text().strip())['meta']['iter']
-    assert 6 <= ckpt_iter < 18
-
-    run_tool('tools/train.py', DET_CONFIG, '--work-dir', killed, '--resume', *opts)
-    runs = sorted(p for p in killed.iterdir() if p.is_dir())
-    resumed = {e['iter']: e['loss'] for line in (runs[-1] / 'vis_data' / 'scalars.json')
-               .read_text().splitlines() if line.strip() for e in [json.loads(line)]
-               if 'loss' in e}
-    assert sorted(resumed) == list(range(ckpt_iter + 1, 19))
-    for it, loss in resumed.items():
-        assert loss == pytest.approx(reference[it], rel=1e-6, abs=1e-7), it
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only message')

@@ -17,8 +17,10 @@ import os.path as osp
 import sys
 
 import mm_cbam  # noqa: F401
+from mm_cbam.engine.checkpoints import DataFileError, explain_data_error
 from mm_cbam.engine.launch import (add_common_args, build_runner, check_data_paths,
                                    prepare_config, setup_cpu_distributed)
+from mm_cbam.optional import MissingPackageError
 
 
 def parse_args(argv=None):
@@ -69,7 +71,13 @@ def main(argv=None) -> dict:
             raise ValueError('--out must be a .pkl or .pickle file')
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except Exception as exc:
+        data_error = explain_data_error(cfg, exc)
+        if data_error is None:
+            raise
+        raise data_error from exc
     if runner.rank == 0:
         metrics = {k: (v.item() if hasattr(v, 'item') and getattr(v, 'ndim', 1) == 0 else v)
                    for k, v in metrics.items()}  # numpy scalars -> numbers
@@ -83,6 +91,6 @@ def main(argv=None) -> dict:
 if __name__ == '__main__':
     try:
         main()
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, DataFileError, MissingPackageError) as exc:
         print(f'ERROR: {exc}', file=sys.stderr)
         sys.exit(2)

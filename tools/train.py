@@ -8,15 +8,22 @@ Same flags and behaviour as mmdet's / mmseg's ``tools/train.py``::
 The scope (mmdet or mmseg) comes from the config. Outputs go to ``work_dirs/<config name>/`` by
 default. Before anything is built, missing dataset paths are reported with how to get the data.
 Without GPUs, ``--launcher pytorch|slurm|mpi`` trains with several CPU processes (gloo backend);
-use ``tools/dist_train.sh CONFIG NPROC``.
+use ``tools/dist_train.sh CONFIG NPROC``. ``--resume`` without a path continues from the last
+checkpoint of the work dir, or -- if that file is truncated or corrupt -- from the newest readable
+one, with a warning naming the bad file. An annotation file that cannot be parsed is named with
+the parser's error.
 """
 import argparse
 import os
 import sys
 
 import mm_cbam  # noqa: F401  (registration and compatibility fixes, before mmengine is used)
+from mm_cbam.engine.checkpoints import (CheckpointError, DataFileError, checkpoint_problem,
+                                        explain_data_error, resolve_resume)
 from mm_cbam.engine.launch import (add_common_args, build_runner, check_data_paths,
-                                   prepare_config, setup_cpu_distributed)
+                                   check_init_checkpoints, prepare_config,
+                                   setup_cpu_distributed)
+from mm_cbam.optional import MissingPackageError
 
 
 def parse_args(argv=None):
@@ -51,22 +58,34 @@ def main(argv=None) -> int:
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = resolve_resume(cfg.work_dir)  # None: nothing to resume, start afresh
     elif args.resume is not None:
         if not os.path.isfile(args.resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
+        problem = checkpoint_problem(args.resume)
+        if problem:
+            raise CheckpointError(f'--resume checkpoint {args.resume} cannot be loaded: '
+                                  f'{problem}')
         cfg.resume = True
         cfg.load_from = args.resume
     check_data_paths(cfg, ('train_dataloader', 'val_dataloader'))
+    check_init_checkpoints(cfg)  # mmengine initialises the weights before any load_from/resume
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except Exception as exc:
+        data_error = explain_data_error(cfg, exc)
+        if data_error is None:
+            raise
+        raise data_error from exc
     return 0
 
 
 if __name__ == '__main__':
     try:
         sys.exit(main())
-    except FileNotFoundError as exc:  # missing data / checkpoint: a message, not a traceback
+    except (FileNotFoundError, DataFileError, CheckpointError, MissingPackageError) as exc:
+        # missing or unreadable data / checkpoint: a message, not a traceback
         print(f'ERROR: {exc}', file=sys.stderr)
         sys.exit(2)

@@ -1,20 +1,23 @@
 """The attention math: CBAM, channel / spatial / dynamic spatial attention (pure PyTorch).
 
-The three modules are registered in mmengine's root ``MODELS`` registry, which mmcv's
-``build_plugin_layer`` (used by mmdet / mmseg ResNets) and every downstream registry can see:
-``CBAM``, ``CBAMChannelAttention`` and ``CBAMSpatialAttention``.
+Importable with torch and mmengine alone (no mmcv, mmdet or mmsegmentation). The three modules
+are registered in mmengine's root ``MODELS`` registry, which mmcv's ``build_plugin_layer`` (used
+by mmdet / mmseg ResNets) and every downstream registry can see: ``CBAM``,
+``CBAMChannelAttention`` and ``CBAMSpatialAttention``.
 """
 from mmengine.registry import MODELS
 
-from .cbam import (CBAM, ChannelAttention, SpatialAttention, Temperature, attention_modules,
-                   record_attention)
-from .functional import cbam
+from .base import Temperature, attention_modules, module_tensors, record_attention
+from .cbam import CBAM
+from .channel import ChannelAttention
+from .functional import cbam, cbam_composite
+from .spatial import SpatialAttention
 
-MODELS.register_module('CBAM', module=CBAM)
-MODELS.register_module('CBAMChannelAttention', module=ChannelAttention)
-MODELS.register_module('CBAMSpatialAttention', module=SpatialAttention)
+MODELS.register_module('CBAM', module=CBAM, force=True)
+MODELS.register_module('CBAMChannelAttention', module=ChannelAttention, force=True)
+MODELS.register_module('CBAMSpatialAttention', module=SpatialAttention, force=True)
 
 __all__ = [
     'CBAM', 'ChannelAttention', 'SpatialAttention', 'Temperature', 'attention_modules',
-    'record_attention', 'cbam'
+    'record_attention', 'module_tensors', 'cbam', 'cbam_composite'
 ]

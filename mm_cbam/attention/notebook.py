@@ -21,7 +21,7 @@ over one branch is always 1). The documented table is ``docs/notebook_parity.md`
 """
 import re
 from dataclasses import dataclass, field
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -41,25 +41,51 @@ class NotebookClass:
         kind: ``'ca'``, ``'sa'``, ``'dsa'`` (dynamic spatial), ``'cbam'`` or ``'cbam_flat'``.
         signature: the notebook's arguments with their defaults.
         implicit: values of options the class hard-codes (not arguments).
-        returns: what the notebook's ``forward`` returns.
+        maps: the maps ``forward`` returns after the output (empty: the output alone).
+        flag: the argument that switches to ``flag_maps`` (``return_maps`` ...), if any.
+        flag_maps: the maps returned when ``flag`` is true.
+        flag_needs_softmax: ``flag`` adds ``fusion_w`` only with softmax fusion (the notebook
+            returns no fusion weights for ``fusion='sum'``).
     """
     key: str
     kind: str
     signature: Dict[str, object]
     implicit: Dict[str, object] = field(default_factory=dict)
-    returns: str = 'out'
+    maps: Tuple[str, ...] = ()
+    flag: Optional[str] = None
+    flag_maps: Tuple[str, ...] = ()
+    flag_needs_softmax: bool = False
+
+    def returned_maps(self, kw: Mapping) -> Tuple[str, ...]:
+        """The maps the notebook class returns after ``out`` for the arguments ``kw``."""
+        if self.flag and kw.get(self.flag):
+            if not self.flag_needs_softmax or kw.get('fusion') == 'softmax':
+                return self.flag_maps
+        return self.maps
+
+    @property
+    def returns(self) -> str:
+        """What the notebook's ``forward`` returns, in words."""
+        def fmt(maps):
+            return '(' + ', '.join(('out', ) + maps) + ')' if maps else 'out'
+
+        text = fmt(self.maps)
+        if self.flag:
+            text += f', or {fmt(self.flag_maps)} with {self.flag}'
+            if self.flag_needs_softmax:
+                text += " (and fusion='softmax')"
+        return text
 
 
 _CA1 = dict(channels=REQUIRED, reduction=16, min_hidden=4)
 _CA_PLAIN = dict(act='relu', gate='sigmoid', fusion='sum', bias=True, temperature=None,
-                 learnable_temperature=False, eps=1e-6, mlp_names='fc', fusion_param='none',
-                 return_maps=False)
+                 learnable_temperature=False, eps=1e-6, mlp_names='fc', fusion_param='none')
 _SA_PLAIN = dict(gate='sigmoid', bias=False, temperature=None, learnable_temperature=False,
-                 eps=1e-6, return_maps=False)
+                 eps=1e-6)
 _CBAM_PLAIN = dict(min_hidden=4, ca_act='relu', ca_gate='sigmoid', ca_fusion='sum',
                    sa_gate='sigmoid', ca_temperature=None, sa_temperature=None,
                    learnable_temperature=False, residual=False, alpha_init=1.0,
-                   learnable_alpha=False, return_maps=False, mlp_names='fc', fusion_param='none')
+                   learnable_alpha=False, mlp_names='fc', fusion_param='none')
 
 _DEFS = [
     NotebookClass('step1.ChannelAttention', 'ca', dict(_CA1),
@@ -81,20 +107,19 @@ _DEFS = [
                   dict(_CBAM_PLAIN, fusion_param='always')),
     NotebookClass('step6.CBAMV3', 'cbam_flat',
                   dict(channels=REQUIRED, reduction=16, sa_kernel=7, return_maps=False),
-                  dict(_CBAM_PLAIN), returns='out, or (out, ca, sa) with return_maps'),
+                  dict(_CBAM_PLAIN), flag='return_maps', flag_maps=('ca', 'sa')),
     NotebookClass('integrated.ChannelAttention', 'ca',
                   dict(_CA1, act='relu', gate='sigmoid', fusion='softmax', bias=True),
-                  dict(_CA_PLAIN, fusion_param='always', return_maps=True),
-                  returns='(out, ca, fusion_w)'),
+                  dict(_CA_PLAIN, fusion_param='always'), maps=('ca', 'fusion_w')),
     NotebookClass('integrated.SpatialAttention', 'sa',
                   dict(kernel_size=7, gate='sigmoid', bias=False),
-                  dict(_SA_PLAIN, return_maps=True), returns='(out, sa)'),
+                  dict(_SA_PLAIN), maps=('sa', )),
     NotebookClass('integrated.CBAM', 'cbam',
                   dict(channels=REQUIRED, reduction=16, min_hidden=4, ca_act='relu',
                        ca_gate='sigmoid', ca_fusion='softmax', sa_kernel=7, sa_gate='sigmoid',
                        residual=True, alpha_init=1.0, learnable_alpha=False, return_maps=False),
-                  dict(_CBAM_PLAIN, fusion_param='always'),
-                  returns='out, or (out, ca, sa, fusion_w) with return_maps'),
+                  dict(_CBAM_PLAIN, fusion_param='always'), flag='return_maps',
+                  flag_maps=('ca', 'sa', 'fusion_w')),
     NotebookClass('residual.ChannelAttention', 'ca', dict(_CA1),
                   dict(_CA_PLAIN, mlp_names='mlp')),
     NotebookClass('residual.SpatialAttention', 'sa', dict(kernel_size=7), dict(_SA_PLAIN)),
@@ -126,14 +151,14 @@ _DEFS = [
                   dict(_CA1, fusion='softmax', gate='sigmoid', temperature=1.0,
                        learnable_temperature=False, eps=1e-6, act='relu', bias=True,
                        return_fusion_weights=False),
-                  dict(_CA_PLAIN, fusion_param='softmax', return_maps=True),
-                  returns='(out, ca), or (out, ca, fusion_w) with return_fusion_weights'),
+                  dict(_CA_PLAIN, fusion_param='softmax'), maps=('ca', ),
+                  flag='return_fusion_weights', flag_maps=('ca', 'fusion_w'),
+                  flag_needs_softmax=True),
     NotebookClass('dynamic.DynamicSpatialAttention', 'dsa',
                   dict(kernels=(3, 7), use_dilated=True, dilated_kernel=7, dilated_d=2,
                        gate='sigmoid', temperature=1.0, learnable_temperature=False, eps=1e-6,
                        router_hidden=8, bias=True, return_router_weights=False),
-                  dict(return_maps=True),
-                  returns='(out, sa), or (out, sa, router_w) with return_router_weights'),
+                  maps=('sa', ), flag='return_router_weights', flag_maps=('sa', 'router_w')),
     NotebookClass('dynamic.CBAMResidualDynamicSA', 'cbam',
                   dict(channels=REQUIRED, reduction=16, min_hidden=4, ca_fusion='softmax',
                        ca_gate='sigmoid', ca_temperature=1.0, ca_act='relu', sa_gate='sigmoid',
@@ -141,8 +166,8 @@ _DEFS = [
                        sa_use_dilated=True, sa_dilated_kernel=7, sa_dilated_d=2,
                        sa_router_hidden=8, residual=True, alpha_init=1.0,
                        learnable_alpha=False, return_maps=False),
-                  dict(_CBAM_PLAIN, fusion_param='softmax'),
-                  returns='out, or (out, ca, sa, fusion_w, router_w) with return_maps'),
+                  dict(_CBAM_PLAIN, fusion_param='softmax'), flag='return_maps',
+                  flag_maps=('ca', 'sa', 'fusion_w', 'router_w')),
 ]
 NOTEBOOK_CLASSES: Dict[str, NotebookClass] = {d.key: d for d in _DEFS}
 
@@ -190,18 +215,19 @@ def notebook_config(name: str, **kwargs) -> dict:
     """mm_cbam config (``dict(type=..., ...)``) equivalent to notebook class ``name(**kwargs)``."""
     defn = get_definition(name)
     kw = _arguments(defn, kwargs)
+    maps = defn.returned_maps(kw) or False  # exactly what the notebook class returns
     if defn.kind == 'ca':
         return dict(type='CBAMChannelAttention', in_channels=kw['channels'],
                     reduction=kw['reduction'], min_hidden=kw['min_hidden'], act=kw['act'],
                     gate=kw['gate'], fusion=kw['fusion'], bias=kw['bias'],
                     temperature=_temperature(kw['temperature']),
                     learnable_temperature=kw['learnable_temperature'], eps=kw['eps'],
-                    return_maps=kw['return_maps'] or kw.get('return_fusion_weights', False))
+                    return_maps=maps)
     if defn.kind == 'sa':
         return dict(type='CBAMSpatialAttention', kernels=kw['kernel_size'], gate=kw['gate'],
                     bias=kw['bias'], temperature=_temperature(kw['temperature']),
                     learnable_temperature=kw['learnable_temperature'], eps=kw['eps'],
-                    return_maps=kw['return_maps'])
+                    return_maps=maps)
     if defn.kind == 'dsa':
         kernels, dilations = _dynamic_branches(kw['kernels'], kw['use_dilated'],
                                                kw['dilated_kernel'], kw['dilated_d'])
@@ -209,14 +235,14 @@ def notebook_config(name: str, **kwargs) -> dict:
                     gate=kw['gate'], bias=False, temperature=kw['temperature'],
                     learnable_temperature=kw['learnable_temperature'], eps=kw['eps'],
                     router_hidden=kw['router_hidden'], router_bias=kw['bias'],
-                    return_maps=kw['return_maps'])
+                    return_maps=maps)
     cfg = dict(type='CBAM', in_channels=kw['channels'], reduction=kw['reduction'],
                min_hidden=kw['min_hidden'], ca_act=kw['ca_act'], ca_gate=kw['ca_gate'],
                ca_fusion=kw['ca_fusion'], ca_temperature=_temperature(kw['ca_temperature']),
                sa_gate=kw['sa_gate'], sa_temperature=_temperature(kw['sa_temperature']),
                learnable_temperature=kw['learnable_temperature'], residual=kw['residual'],
                alpha_init=kw['alpha_init'], learnable_alpha=kw['learnable_alpha'],
-               return_maps=kw['return_maps'])
+               return_maps=maps)
     if 'sa_kernels' in kw:
         kernels, dilations = _dynamic_branches(kw['sa_kernels'], kw['sa_use_dilated'],
                                                kw['sa_dilated_kernel'], kw['sa_dilated_d'])
@@ -238,9 +264,14 @@ def build_from_config(cfg: Mapping) -> nn.Module:
 
 
 def build_reference(name: str, **kwargs) -> nn.Module:
-    """The literal notebook module (parameter names as in the notebook)."""
+    """The literal notebook module (parameter names and return value as in the notebook)."""
     defn = get_definition(name)
-    kw = _arguments(defn, kwargs)
+    module = _build_naive(defn, _arguments(defn, kwargs))
+    module.returns = defn.returned_maps(_arguments(defn, kwargs))
+    return module
+
+
+def _build_naive(defn: NotebookClass, kw: dict) -> nn.Module:
     if defn.kind == 'ca':
         return ref.NaiveChannelAttention(
             kw['channels'], kw['reduction'], kw['min_hidden'], kw['act'], kw['gate'],
@@ -355,8 +386,11 @@ def minimal_config(cfg: Mapping) -> dict:
 
 
 def _fmt(value) -> str:
-    return repr(value) if not isinstance(value, tuple) else '(' + ', '.join(map(str, value)) + (
-        ',)' if len(value) == 1 else ')')
+    if not isinstance(value, tuple):
+        return repr(value)
+    items = ', '.join(repr(v) if isinstance(v, str) else str(v) for v in value)
+    return f'({items},)' if len(value) == 1 else f'({items})'
+
 
 
 def parity_table_markdown() -> str:

@@ -24,6 +24,21 @@ import torch.nn.functional as F
 _GATES = {'sigmoid': torch.sigmoid, 'hardsigmoid': F.hardsigmoid}
 
 
+class _Returns:
+    """What ``forward`` returns. ``returns=None`` (default): ``(out, *every map)``, the form the
+    naive modules use internally; a tuple of map names: exactly ``(out, *those maps)``, or ``out``
+    alone for ``()`` -- set by ``notebook.build_reference`` to the notebook class's own return
+    value."""
+    returns = None
+
+    def _ret(self, out, **maps):
+        if self.returns is None:
+            return (out, *maps.values())
+        if not self.returns:
+            return out
+        return (out, *(maps[name] for name in self.returns))
+
+
 class _NotebookTemperature:
     """Mixin: the notebook's T buffer or ``t_raw`` parameter (``log(exp(T) - 1 + eps)``)."""
 
@@ -41,7 +56,7 @@ class _NotebookTemperature:
         return self.T
 
 
-class NaiveChannelAttention(nn.Module, _NotebookTemperature):
+class NaiveChannelAttention(nn.Module, _NotebookTemperature, _Returns):
     """``x * gate(fuse(mlp(avg(x)), mlp(max(x))) / T)`` with conv 1x1 MLP layers."""
 
     def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 4,
@@ -84,10 +99,10 @@ class NaiveChannelAttention(nn.Module, _NotebookTemperature):
         if self.has_temperature:
             z = z / self._get_T()
         ca = self.gate_fn(z)
-        return x * ca, ca, fusion_w
+        return self._ret(x * ca, ca=ca, fusion_w=fusion_w)
 
 
-class NaiveSpatialAttention(nn.Module, _NotebookTemperature):
+class NaiveSpatialAttention(nn.Module, _NotebookTemperature, _Returns):
     """``x * gate(conv(cat[mean_c(x), max_c(x)]) / T)``; attribute ``conv``."""
 
     def __init__(self, kernel_size: int = 7, gate: str = 'sigmoid', bias: bool = False,
@@ -108,10 +123,10 @@ class NaiveSpatialAttention(nn.Module, _NotebookTemperature):
         if self.has_temperature:
             z = z / self._get_T()
         sa = self.gate_fn(z)
-        return x * sa, sa
+        return self._ret(x * sa, sa=sa)
 
 
-class NaiveDynamicSpatialAttention(nn.Module, _NotebookTemperature):
+class NaiveDynamicSpatialAttention(nn.Module, _NotebookTemperature, _Returns):
     """Branch convs ``branches.i`` + router ``Sequential(pool, conv, ReLU, conv)``."""
 
     def __init__(self, kernels: Sequence[int] = (3, 7), use_dilated: bool = True,
@@ -139,10 +154,10 @@ class NaiveDynamicSpatialAttention(nn.Module, _NotebookTemperature):
         z = torch.stack([br(s) for br in self.branches], dim=1)
         logit = (rw[:, :, None, None, None] * z).sum(dim=1)
         sa = self.gate_fn(logit / self._get_T())
-        return x * sa, sa, rw
+        return self._ret(x * sa, sa=sa, router_w=rw)
 
 
-class NaiveCBAM(nn.Module):
+class NaiveCBAM(nn.Module, _Returns):
     """``ca`` then ``sa`` (either spatial kind), optional ``x + alpha * (y - x)``."""
 
     def __init__(self, ca: nn.Module, sa: nn.Module, residual: bool = False,
@@ -160,10 +175,13 @@ class NaiveCBAM(nn.Module):
         y, ca, fusion_w = self.ca(x)
         y, sa, *router_w = self.sa(y)
         out = x + self.alpha * (y - x) if self.residual else y
-        return (out, ca, sa, fusion_w, *router_w)
+        maps = dict(ca=ca, sa=sa, fusion_w=fusion_w)
+        if router_w:
+            maps['router_w'] = router_w[0]
+        return self._ret(out, **maps)
 
 
-class NaiveCBAMFlat(nn.Module):
+class NaiveCBAMFlat(nn.Module, _Returns):
     """CBAMV3's flat layout: ``fc1``, ``fc2``, ``sa_conv`` directly on the module."""
 
     def __init__(self, channels: int, reduction: int = 16, sa_kernel: int = 7):
@@ -185,4 +203,4 @@ class NaiveCBAMFlat(nn.Module):
         avg_map = torch.mean(y, dim=1, keepdim=True)
         max_map, _ = torch.max(y, dim=1, keepdim=True)
         sa = torch.sigmoid(self.sa_conv(torch.cat([avg_map, max_map], dim=1)))
-        return y * sa, ca, sa, None
+        return self._ret(y * sa, ca=ca, sa=sa, fusion_w=None)

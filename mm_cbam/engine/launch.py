@@ -1,7 +1,8 @@
 """Launch-time support shared by ``tools/train.py`` and ``tools/test.py``.
 
 * :func:`check_data_paths` -- a missing dataset fails before anything is built, naming the path
-  and how to get the data.
+  and how to get the data; :func:`check_init_checkpoints` does the same for local pretrained
+  checkpoints (with the converter command for the official CBAM weights).
 * :func:`setup_cpu_distributed` -- multi-process runs without GPUs. mmengine's ``init_dist``
   calls ``torch.cuda.set_device`` and its DDP wrapper passes ``device_ids=[LOCAL_RANK]``, so
   ``--launcher pytorch|slurm|mpi`` fails on CPU-only machines. When CUDA is unavailable this
@@ -11,6 +12,7 @@
 """
 import os
 import os.path as osp
+import re
 import subprocess
 from typing import Iterator, List, Tuple
 
@@ -79,6 +81,37 @@ def check_data_paths(cfg, loaders=('train_dataloader', 'val_dataloader')) -> Non
     raise FileNotFoundError('dataset not found:\n  ' + '\n  '.join(missing) + f'\nTo fix: {hint}.')
 
 
+def _pretrained_checkpoints(obj, path: str = 'model') -> Iterator[Tuple[str, str]]:
+    """(config path, checkpoint) of every ``init_cfg=dict(type='Pretrained', ...)`` in ``obj``."""
+    if isinstance(obj, dict):
+        if obj.get('type') == 'Pretrained' and isinstance(obj.get('checkpoint'), str):
+            yield path, obj['checkpoint']
+        for key, value in obj.items():
+            yield from _pretrained_checkpoints(value, f'{path}.{key}')
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from _pretrained_checkpoints(value, f'{path}[{i}]')
+
+
+def check_init_checkpoints(cfg) -> None:
+    """Raise FileNotFoundError naming every local ``Pretrained`` checkpoint that is missing, with
+    the command that creates it when mm_cbam knows one (the converted official CBAM weights)."""
+    missing = []
+    for where, checkpoint in _pretrained_checkpoints(cfg.get('model')):
+        if '://' in checkpoint or osp.exists(checkpoint):
+            continue
+        text = f'{where}.checkpoint: {checkpoint}'
+        m = re.search(r'resnet(\d+)_cbam_official', osp.basename(checkpoint))
+        if m:
+            text += ('\n    create it from the official CBAM ImageNet weights '
+                     '(Jongchan/attention-module, e.g. RESNET50_CBAM_new_name_wrap.pth):\n'
+                     f'    python tools/model_converters/cbam_official.py OFFICIAL.pth {checkpoint}'
+                     f' --depth {m.group(1)}')
+        missing.append(text)
+    if missing:
+        raise FileNotFoundError('pretrained checkpoint not found:\n  ' + '\n  '.join(missing))
+
+
 def _to_bn(obj):
     if isinstance(obj, dict):
         if obj.get('type') in ('SyncBN', 'MMSyncBN'):
@@ -135,6 +168,7 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
 def prepare_config(config: str, work_dir=None, cfg_options=None, launcher: str = 'none'):
     """Load ``config`` as mmdet/mmseg tools do: ``--cfg-options`` merged, ``launcher`` set,
     work_dir = CLI > config > ``work_dirs/<config name>``."""
+    from ..optional import require
     from ..utils import load_config, task_of
     cfg = load_config(config, cfg_options)
     cfg.launcher = launcher
@@ -142,7 +176,8 @@ def prepare_config(config: str, work_dir=None, cfg_options=None, launcher: str =
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
-    task_of(cfg)  # an mmdet or mmseg config, or a clear error
+    package = 'mmdet' if task_of(cfg) == 'det' else 'mmseg'  # or a clear error
+    require(package, f"{config} (default_scope='{package}')")
     return cfg
 
 

@@ -73,10 +73,13 @@ def make_builders(registry):
     return CBAMNeck, InsertCBAM
 
 
-def register_builders():
-    from mmdet.registry import MODELS as DET_MODELS
+def register_builders(packages=('mmdet', 'mmseg')):
+    """Register the builders in the root registry and in those of ``packages``."""
+    import importlib
+
     from mmengine.registry import MODELS as ROOT_MODELS
-    from mmseg.registry import MODELS as SEG_MODELS
-    for registry in (ROOT_MODELS, DET_MODELS, SEG_MODELS):
+    registries = [ROOT_MODELS] + [
+        importlib.import_module(f'{p}.registry').MODELS for p in packages]
+    for registry in registries:
         for fn in make_builders(registry):
             registry.register_module(fn.__name__, module=fn, force=True)

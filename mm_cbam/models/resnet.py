@@ -1,4 +1,4 @@
-"""Plugins (CBAM or any mmcv plugin) in ResNet-18/34, whose BasicBlock rejects them upstream.
+"""Plugins (CBAM or any mmcv plugin) in ResNet-18/34, and stacked plugins done right.
 
 mmdet's and mmseg's ``BasicBlock`` assert ``plugins is None``; their ``Bottleneck`` accepts
 ``plugins`` at ``after_conv1/2/3``. The backbones registered here are the upstream ResNets with a
@@ -8,10 +8,15 @@ BasicBlock that takes the same ``plugins`` syntax:
 * ``after_conv2``: after conv2 -> norm2, before the residual addition (``planes`` channels) --
   the CBAM paper's placement, the BasicBlock counterpart of Bottleneck's ``after_conv3``.
 
-For depths 50/101/152 they are identical to the upstream classes. Registered names:
-``PluginResNet`` and ``PluginResNetV1d`` in mmdet, ``PluginResNet``, ``PluginResNetV1c`` and
-``PluginResNetV1d`` in mmseg. Parameter names of the plain network are unchanged, so a plain
-ResNet checkpoint loads with only the plugin keys missing.
+Several plugins at one position are applied in order, each to the previous one's output. (The
+Bottleneck of mmsegmentation 1.2.2 applies every plugin to the block's input and keeps only the
+last result, so a stacked CBAM silently does nothing; the Bottleneck used here for depths 50+ does
+it right, in mmdet as in mmseg.)
+
+Registered names: ``PluginResNet`` and ``PluginResNetV1d`` in mmdet, ``PluginResNet``,
+``PluginResNetV1c`` and ``PluginResNetV1d`` in mmseg -- in the registries of the packages that are
+installed. Parameter names of the plain network are unchanged, so a plain ResNet checkpoint loads
+with only the plugin keys missing.
 """
 from typing import Dict, Type
 
@@ -77,43 +82,61 @@ def make_plugin_basic_block(base: Type) -> Type:
     return PluginBasicBlock
 
 
-def make_plugin_resnet(base: Type, block: Type) -> Type:
-    """Subclass of an upstream ResNet whose depth-18/34 stages use ``block``."""
-    settings = dict(base.arch_settings)
-    for depth in (18, 34):
-        settings[depth] = (block, settings[depth][1])
+def make_plugin_bottleneck(base: Type) -> Type:
+    """Subclass of an upstream ``Bottleneck`` whose stacked plugins are applied in sequence."""
+
+    class PluginBottleneck(base):
+        __doc__ = f'{base.__module__}.Bottleneck applying stacked plugins in order.'
+
+        def forward_plugin(self, x, plugin_names):
+            out = x
+            for name in plugin_names:
+                out = getattr(self, name)(out)
+            return out
+
+    PluginBottleneck.__name__ = PluginBottleneck.__qualname__ = 'PluginBottleneck'
+    return PluginBottleneck
+
+
+def make_plugin_resnet(base: Type, basic_block: Type, bottleneck: Type) -> Type:
+    """Subclass of an upstream ResNet whose stages use the plugin-capable blocks."""
+    settings = {depth: (basic_block if depth in (18, 34) else bottleneck, stages)
+                for depth, (_, stages) in base.arch_settings.items()}
+    residual_norm = {basic_block: 'norm2', bottleneck: 'norm3'}
 
     def make_res_layer(self, **kwargs):
-        # Upstream zero-initialises norm2 of every BasicBlock when it initialises the network
-        # itself (`block is BasicBlock`); keep that for the plugin block.
-        if (kwargs.get('block') is block and kwargs.get('init_cfg') is None
-                and self.zero_init_residual and self.init_cfg == _DEFAULT_INIT):
-            kwargs['init_cfg'] = dict(type='Constant', val=0, override=dict(name='norm2'))
+        # Upstream zero-initialises the last norm of every block when it initialises the network
+        # itself (`block is BasicBlock` / `block is Bottleneck`); keep that for the subclasses.
+        norm = residual_norm.get(kwargs.get('block'))
+        if (norm and kwargs.get('init_cfg') is None and self.zero_init_residual
+                and self.init_cfg == _DEFAULT_INIT):
+            kwargs['init_cfg'] = dict(type='Constant', val=0, override=dict(name=norm))
         return base.make_res_layer(self, **kwargs)
 
     name = 'Plugin' + base.__name__
     return type(name, (base, ), {
         'arch_settings': settings,
         'make_res_layer': make_res_layer,
-        '__doc__': f'{base.__module__}.{base.__name__} with plugins in ResNet-18/34 as well.',
+        '__doc__': (f'{base.__module__}.{base.__name__} with plugins in ResNet-18/34 '
+                    'as well and stacked plugins applied in order.'),
         '__module__': __name__,
     })
 
 
-def register_plugin_resnets():
-    """Register the plugin-capable ResNets in mmdet's and mmseg's MODELS registries."""
-    from mmdet.models.backbones import resnet as det_resnet
-    from mmdet.registry import MODELS as DET_MODELS
-    from mmseg.models.backbones import resnet as seg_resnet
-    from mmseg.registry import MODELS as SEG_MODELS
+RESNETS = {'mmdet': ('ResNet', 'ResNetV1d'), 'mmseg': ('ResNet', 'ResNetV1c', 'ResNetV1d')}
 
+
+def register_plugin_resnets(packages=('mmdet', 'mmseg')) -> Dict[tuple, Type]:
+    """Register the plugin-capable ResNets in the MODELS registries of ``packages``."""
+    import importlib
     registered = {}
-    for registry, module, names in ((DET_MODELS, det_resnet, ('ResNet', 'ResNetV1d')),
-                                    (SEG_MODELS, seg_resnet, ('ResNet', 'ResNetV1c',
-                                                              'ResNetV1d'))):
-        block = make_plugin_basic_block(module.BasicBlock)
-        for name in names:
-            cls = make_plugin_resnet(getattr(module, name), block)
+    for package in packages:
+        module = importlib.import_module(f'{package}.models.backbones.resnet')
+        registry = importlib.import_module(f'{package}.registry').MODELS
+        basic_block = make_plugin_basic_block(module.BasicBlock)
+        bottleneck = make_plugin_bottleneck(module.Bottleneck)
+        for name in RESNETS[package]:
+            cls = make_plugin_resnet(getattr(module, name), basic_block, bottleneck)
             registry.register_module('Plugin' + name, module=cls, force=True)
             registered[(registry.scope, 'Plugin' + name)] = cls
     return registered

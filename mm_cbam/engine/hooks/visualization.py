@@ -28,7 +28,8 @@ class CBAMVisualizationHook(Hook):
         max_layers: see ``layers``.
         out_dir: directory name inside the run directory.
 
-    Only the chosen modules record maps, only for the iterations that are drawn.
+    Only the chosen modules record maps, only for the iterations that are drawn, and only on
+    rank 0 (which alone writes files in distributed runs).
     """
     priority = 'LOW'
 
@@ -51,21 +52,28 @@ class CBAMVisualizationHook(Hook):
         self.saved: List[str] = []
 
     def before_run(self, runner) -> None:
+        """Choose the layers to draw (none on ranks other than 0)."""
+        if runner.rank != 0:
+            self._chosen = {}
+            return
         modules = runner_attention_modules(runner)
         names = select_layers(list(modules), self.layers, self.max_layers) if modules else []
         self._chosen = {n: modules[n] for n in names}
 
     def before_val_epoch(self, runner) -> None:
+        """Decide whether this validation run is drawn."""
         self._val_runs += 1
         self._active = bool(self._chosen) and self._val_runs % self.interval == 0
         self._drawn = 0
 
     def before_val_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        """Record the chosen layers' maps while images remain to be drawn."""
         if self._active and self._drawn < self.num_images:
             for module in self._chosen.values():
                 module.recording = True
 
     def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        """Draw the recorded maps over this batch's images."""
         if not self._active or self._drawn >= self.num_images:
             return
         out_dir = osp.join(runner.log_dir, self.out_dir, f'iter_{runner.iter}')

@@ -1,0 +1,209 @@
+"""Shared pieces of the attention modules: option validation, the gate temperature, recording of
+attention maps, selection of the maps ``forward`` returns, and parameter collection.
+
+Importable with torch and mmengine alone (no mmcv / mmdet / mmseg): GPU checks and stand-alone
+use need nothing else.
+"""
+import contextlib
+import math
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor
+
+ACTIVATIONS = {'relu': nn.ReLU, 'silu': nn.SiLU}
+GATES = {'sigmoid': torch.sigmoid, 'hardsigmoid': F.hardsigmoid}
+
+
+def choice(name: str, value, allowed) -> str:
+    """``value`` (case-insensitive for strings) if it is one of ``allowed``, else a ValueError
+    naming the argument and the allowed values."""
+    key = value.lower() if isinstance(value, str) else value
+    if key not in allowed:
+        allowed_str = ', '.join(repr(a) for a in allowed)
+        raise ValueError(f'{name}={value!r} is not supported; allowed values: {allowed_str}')
+    return key
+
+
+def positive_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}')
+    return value
+
+
+def positive_float(name: str, value) -> float:
+    try:
+        value_f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f'{name} must be a positive number, got {value!r}') from None
+    if not value_f > 0 or not math.isfinite(value_f):
+        raise ValueError(f'{name} must be a positive finite number, got {value!r}')
+    return value_f
+
+
+def names_tuple(name: str, value, allowed, what: str = 'name') -> Tuple[str, ...]:
+    """A non-empty sequence of distinct names from ``allowed`` (a single string is accepted)."""
+    values = (value, ) if isinstance(value, str) else value
+    if not isinstance(values, (list, tuple)) or not values:
+        raise ValueError(f'{name} must be a non-empty sequence of {what}s from '
+                         f'{tuple(allowed)}, got {value!r}')
+    out = tuple(choice(f'every {what} in {name}', v, allowed) for v in values)
+    if len(set(out)) != len(out):
+        raise ValueError(f'{name}={value!r} repeats a {what}')
+    return out
+
+
+def make_act(name: str) -> nn.Module:
+    """Activation layer factory: ``'relu'`` or ``'silu'``."""
+    return ACTIVATIONS[choice('act', name, ACTIVATIONS)](inplace=True)
+
+
+def get_gate(name: str):
+    """Gate function factory: ``'sigmoid'`` or ``'hardsigmoid'``."""
+    return GATES[choice('gate', name, GATES)]
+
+
+def inverse_softplus(value: float) -> float:
+    """``t`` such that ``softplus(t) == value`` (numerically stable for large values)."""
+    return value + math.log(-math.expm1(-value))
+
+
+class Temperature(nn.Module):
+    """Gate temperature ``T`` used as ``gate(z / T)``.
+
+    Fixed: a buffer ``T``. Learnable: ``T = softplus(t_raw) + eps``, so ``T`` stays positive;
+    ``t_raw`` is initialised so that ``T`` starts exactly at ``init``.
+    """
+
+    def __init__(self, init: float = 1.0, learnable: bool = False, eps: float = 1e-6,
+                 name: str = 'temperature'):
+        super().__init__()
+        init = positive_float(name, init)
+        self.learnable = bool(learnable)
+        self.eps = float(eps)
+        if self.learnable:
+            if init <= self.eps:
+                raise ValueError(
+                    f'{name} must be greater than eps={eps} when learnable, got {init}')
+            self.t_raw = nn.Parameter(torch.tensor(inverse_softplus(init - self.eps)))
+        else:
+            self.register_buffer('T', torch.tensor(init))
+
+    def forward(self) -> Tensor:
+        if self.learnable:
+            return F.softplus(self.t_raw) + self.eps
+        return self.T
+
+    def extra_repr(self) -> str:
+        return f'learnable={self.learnable}'
+
+
+def module_tensors(module: nn.Module) -> List[Tensor]:
+    """The parameters ``module`` computes with, in ``parameters()`` order.
+
+    On an ``nn.DataParallel`` replica ``parameters()`` is empty: the broadcast copies are plain
+    attributes listed in ``_former_parameters``. They are taken from there, so that the fused
+    function returns gradients for them (which flow back to the original parameters).
+    """
+    out = []
+    for m in module.modules():
+        params = m._former_parameters if getattr(m, '_is_replica', False) else m._parameters
+        out.extend(p for p in params.values() if p is not None)
+    return out
+
+
+class AttentionBase(BaseModule):
+    """Recording, map selection and input checks shared by the three attention modules.
+
+    ``return_maps``: ``False`` (``forward`` returns the tensor), ``True`` (the module's default
+    tuple ``(out, *maps)``) or a sequence of map names from :attr:`MAP_NAMES` (e.g. ``('ca', 'sa')``
+    for a notebook class that returns exactly those).
+    """
+    MAP_NAMES: Tuple[str, ...] = ()
+
+    def __init__(self, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.recording = False
+        self.last_maps: Optional[Dict[str, Optional[Tensor]]] = None
+        self._return_maps, self._map_names = False, ()  # subclasses set return_maps when built
+
+    @property
+    def return_maps(self):
+        return self._return_maps
+
+    @return_maps.setter
+    def return_maps(self, value):
+        if isinstance(value, bool):
+            self._map_names = self.default_maps() if value else ()
+        else:
+            self._map_names = names_tuple('return_maps', value, self.MAP_NAMES, 'map name')
+        self._return_maps = value
+
+    def default_maps(self) -> Tuple[str, ...]:
+        """The maps ``return_maps=True`` returns."""
+        return self.MAP_NAMES
+
+    def _output(self, out: Tensor, **maps):
+        """Record the maps if recording; return ``out`` or ``(out, *selected maps)``.
+
+        ``ca`` is recorded as (B, C) and returned as (B, C, 1, 1), as the notebook returns it.
+        """
+        if self.recording:
+            self.last_maps = {k: (v.detach() if v is not None else None) for k, v in maps.items()}
+            self.last_maps['out_finite'] = torch.isfinite(out.detach()).all()
+        if not self._map_names:
+            return out
+        selected = []
+        for name in self._map_names:
+            value = maps.get(name)
+            if name == 'ca' and value is not None:
+                value = value.view(*value.shape, 1, 1)
+            selected.append(value)
+        return (out, *selected)
+
+    def _check_channels(self, x: Tensor, expected: Optional[int]):
+        if x.dim() != 4:
+            raise ValueError(f'{type(self).__name__} expects a 4-D (N, C, H, W) input, '
+                             f'got shape {tuple(x.shape)}')
+        if expected is not None and x.shape[1] != expected:
+            raise ValueError(f'{type(self).__name__} was built with in_channels={expected} but '
+                             f'received an input with {x.shape[1]} channels '
+                             f'(shape {tuple(x.shape)})')
+
+
+def attention_modules(model: nn.Module) -> Iterator[Tuple[str, AttentionBase]]:
+    """Top-level mm_cbam attention modules of ``model`` (the CA/SA inside a CBAM are skipped)."""
+    skip: List[str] = []
+    for name, module in model.named_modules():
+        if any(name.startswith(p + '.') for p in skip):
+            continue
+        if isinstance(module, AttentionBase):
+            skip.append(name)
+            yield name, module
+
+
+@contextlib.contextmanager
+def record_attention(model: nn.Module, enabled: bool = True):
+    """Within the context, attention modules of ``model`` keep their last maps in ``last_maps``."""
+    modules = [m for _, m in attention_modules(model)]
+    previous = [m.recording for m in modules]
+    for m in modules:
+        m.recording = enabled
+    try:
+        yield modules
+    finally:
+        for m, prev in zip(modules, previous):
+            m.recording = prev
+            if not prev:
+                m.last_maps = None
+
+
+def as_int_tuple(name: str, value: Sequence) -> Tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, )
+    if isinstance(value, (list, tuple)) and len(value) > 0:
+        return tuple(value)
+    raise ValueError(f'{name} must be an int or a non-empty sequence of ints, got {value!r}')

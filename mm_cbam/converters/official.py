@@ -1,0 +1,155 @@
+"""The official CBAM ImageNet checkpoints (Jongchan/attention-module) for mmdet / mmseg ResNets.
+
+The authors' ResNet + CBAM (``MODELS/model_resnet.py``, ``MODELS/cbam.py``) puts one CBAM in
+every block of the four stages: after bn3 of a Bottleneck / bn2 of a BasicBlock, before the
+residual addition -- mmdet / mmseg ``after_conv3`` and ``PluginResNet`` ``after_conv2``. Its
+modules are, in mm_cbam terms:
+
+* ``ChannelGate``: ``mlp = Sequential(Flatten, Linear(C, C//16), ReLU, Linear(C//16, C))`` over
+  the avg- and max-pooled descriptors, summed, sigmoid -> ``ca.fc1`` / ``ca.fc2``
+  (``min_hidden=1``: the hidden width is ``C // 16`` without a lower bound);
+* ``SpatialGate``: descriptor ``[max_c, mean_c]`` (max first), 7x7 convolution without bias,
+  ``BatchNorm2d(1, eps=1e-5, momentum=0.01)``, sigmoid -> ``sa.branches.0`` (input channels
+  swapped, since mm_cbam's descriptor is ``[mean_c, max_c]``) and ``sa.norm``
+  (``sa_norm_cfg``; the official initialisation zeroes its weight: ``sa_norm_zero_init``).
+
+Backbone parameter names are torchvision's, which mmdet's and mmseg's ``ResNet`` share; the
+classifier ``fc`` is dropped. :func:`convert` checks the result against the key set the
+architecture implies and names every unknown or missing key.
+"""
+import re
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Tuple
+
+import torch
+
+# The CBAM plugin config equal to the official module (configs/_base_/cbam_official.py).
+OFFICIAL_CBAM = dict(type='CBAM', reduction=16, min_hidden=1,
+                     sa_norm_cfg=dict(type='BN', eps=1e-5, momentum=0.01),
+                     sa_norm_zero_init=True)
+# depth -> (bottleneck?, blocks per stage)
+ARCHS = {18: (False, (2, 2, 2, 2)), 34: (False, (3, 4, 6, 3)), 50: (True, (3, 4, 6, 3)),
+         101: (True, (3, 4, 23, 3))}
+BN_KEYS = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
+# buffers of the mm_cbam module that the official one lacks, fixed by the config: T = 1
+CONFIG_BUFFERS = {'ca.temperature.T': 1.0, 'sa.temperature.T': 1.0}
+# official sub-name -> mm_cbam sub-name, inside a block's cbam
+_CBAM_RENAMES = [
+    (r'ChannelGate\.mlp\.1\.', 'ca.fc1.'),
+    (r'ChannelGate\.mlp\.3\.', 'ca.fc2.'),
+    (r'SpatialGate\.spatial\.conv\.', 'sa.branches.0.'),
+    (r'SpatialGate\.spatial\.bn\.', 'sa.norm.'),
+]
+
+
+class ConversionError(ValueError):
+    """The checkpoint is not an official ResNet + CBAM of the expected depth."""
+
+
+def unwrap(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
+    """The state_dict of an official file: ``{'state_dict': ...}`` or bare, ``module.`` (from
+    ``nn.DataParallel``) stripped."""
+    sd = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(sd, Mapping) or not sd:
+        raise ConversionError('no state_dict found (expected a dict of tensors or '
+                              "{'state_dict': {...}})")
+    return OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
+                       for k, v in sd.items())
+
+
+def infer_depth(sd: Mapping[str, torch.Tensor]) -> int:
+    """ResNet depth from the number of blocks per stage and the presence of conv3."""
+    blocks = []
+    for stage in range(1, 5):
+        ids = {int(m.group(1)) for k in sd for m in [re.match(rf'layer{stage}\.(\d+)\.', k)] if m}
+        blocks.append(max(ids) + 1 if ids else 0)
+    bottleneck = any(re.match(r'layer1\.0\.conv3\.', k) for k in sd)
+    for depth, (is_bottleneck, stages) in ARCHS.items():
+        if tuple(blocks) == stages and is_bottleneck == bottleneck:
+            return depth
+    raise ConversionError(f'blocks per stage {tuple(blocks)} '
+                          f"({'Bottleneck' if bottleneck else 'BasicBlock'}) match no ResNet "
+                          f'depth of {sorted(ARCHS)}')
+
+
+def expected_keys(depth: int) -> List[str]:
+    """Backbone keys of an mmdet/mmseg ResNet-``depth`` with a CBAM in every block."""
+    bottleneck, stages = ARCHS[depth]
+    keys = ['conv1.weight'] + [f'bn1.{k}' for k in BN_KEYS]
+    convs = 3 if bottleneck else 2
+    inplanes = 64
+    for stage, blocks in enumerate(stages, start=1):
+        planes = 64 * 2**(stage - 1)
+        out = planes * (4 if bottleneck else 1)
+        for block in range(blocks):
+            p = f'layer{stage}.{block}.'
+            for i in range(1, convs + 1):
+                keys += [f'{p}conv{i}.weight'] + [f'{p}bn{i}.{k}' for k in BN_KEYS]
+            if block == 0 and (stage > 1 or inplanes != out):
+                keys += [f'{p}downsample.0.weight'] + [f'{p}downsample.1.{k}' for k in BN_KEYS]
+            keys += [f'{p}cbam.ca.fc1.weight', f'{p}cbam.ca.fc1.bias', f'{p}cbam.ca.fc2.weight',
+                     f'{p}cbam.ca.fc2.bias', f'{p}cbam.sa.branches.0.weight']
+            keys += [f'{p}cbam.sa.norm.{k}' for k in BN_KEYS]
+            keys += [f'{p}cbam.{k}' for k in CONFIG_BUFFERS]
+        inplanes = out
+    return keys
+
+
+def _rename(key: str) -> str:
+    m = re.match(r'(layer\d+\.\d+\.cbam\.)(.*)$', key)
+    if not m:
+        return key
+    rest = m.group(2)
+    for pattern, repl in _CBAM_RENAMES:
+        rest = re.sub('^' + pattern, repl, rest)
+    return m.group(1) + rest
+
+
+def convert(checkpoint: Mapping, depth: int = None) -> Tuple[Dict[str, torch.Tensor], dict]:
+    """Convert an official checkpoint; returns ``(state_dict, report)``.
+
+    ``report`` holds ``depth``, ``mapped`` (official -> mm_cbam names that changed),
+    ``kept`` (count of names kept), ``dropped`` (the classifier keys), ``filled`` (BatchNorm
+    ``num_batches_tracked`` counters absent from old checkpoints, set to 0) and ``derived`` (the
+    fixed gate temperatures ``T = 1`` of the mm_cbam module, which the official one lacks).
+    """
+    sd = unwrap(checkpoint)
+    found = infer_depth(sd)
+    if depth is not None and depth != found:
+        raise ConversionError(f'--depth {depth} given, but the checkpoint is a ResNet-{found}')
+    expected = expected_keys(found)
+    expected_set = set(expected)
+    out, mapped, dropped, unknown, kept = OrderedDict(), {}, [], [], 0
+    for key, value in sd.items():
+        if key.startswith('fc.'):
+            dropped.append(key)
+            continue
+        new = _rename(key)
+        if new not in expected_set or new.rsplit('cbam.', 1)[-1] in CONFIG_BUFFERS:
+            unknown.append(key)
+            continue
+        if new.endswith('cbam.sa.branches.0.weight'):
+            value = value[:, [1, 0]]  # official [max, mean] -> mm_cbam [mean, max]
+        out[new] = value
+        if new != key:
+            mapped[key] = new
+        else:
+            kept += 1
+    filled = [k for k in expected if k not in out and k.endswith('num_batches_tracked')]
+    for key in filled:
+        out[key] = torch.tensor(0, dtype=torch.long)
+    derived = [k for k in expected if k.rsplit('cbam.', 1)[-1] in CONFIG_BUFFERS]
+    for key in derived:
+        out[key] = torch.tensor(CONFIG_BUFFERS[key.rsplit('cbam.', 1)[-1]])
+    missing = [k for k in expected if k not in out]
+    if unknown or missing:
+        raise ConversionError(
+            f'the checkpoint does not match an official ResNet-{found} + CBAM: '
+            + (f'unknown keys {unknown[:20]}' + (' ...' if len(unknown) > 20 else '')
+               if unknown else '')
+            + ('; ' if unknown and missing else '')
+            + (f'missing keys {missing[:20]}' + (' ...' if len(missing) > 20 else '')
+               if missing else ''))
+    ordered = OrderedDict((k, out[k]) for k in expected)
+    return ordered, dict(depth=found, mapped=mapped, kept=kept, dropped=dropped, filled=filled,
+                         derived=derived)

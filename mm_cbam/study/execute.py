@@ -1,0 +1,132 @@
+"""Running a study: one run after the other, skipping finished runs, resuming interrupted ones,
+with progress and an estimate of the time left.
+
+The tool only launches the project's tools and reads their logs; each run's console output goes
+to ``<run>/study.log`` and a condensed progress line is echoed at most every ``echo_every``
+seconds. Durations of finished runs are kept in ``<study dir>/durations.json`` so that the
+estimate survives a restart.
+"""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from collections import deque
+from typing import Callable, Dict, List
+
+from .plan import ROOT, Run, commands, run_status, shell_line
+
+
+class RunFailed(RuntimeError):
+    """A run's command failed; the study can be restarted and continues there."""
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f'{seconds} s'
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f'{minutes} min {seconds:02d} s'
+    hours, minutes = divmod(minutes, 60)
+    return f'{hours} h {minutes:02d} min'
+
+
+def _progress_text(line: str) -> str:
+    """``... - mmengine - INFO - Epoch(train) [2][10/40] lr: ... loss: 0.81 ...`` ->
+    ``Epoch(train) [2][10/40] eta 0:01:10 loss 0.8100``."""
+    text = line.split(' - INFO - ', 1)[-1].strip()
+    head = text.split('  ', 1)[0]
+    items = dict(p.split(': ', 1) for p in text.split('  ') if ': ' in p)
+    out = head
+    if 'eta' in items:
+        out += f" eta {items['eta']}"
+    if 'loss' in items:
+        out += f" loss {items['loss']}"
+    return out
+
+
+def run_command(command: List[str], log_path: str, label: str, echo: Callable[[str], None],
+                echo_every: float = 30.0) -> None:
+    """Run ``command`` from the repository root, output appended to ``log_path``; echo the
+    training progress now and then; raise :class:`RunFailed` with the log's tail on failure."""
+    env = dict(os.environ)
+    while command and '=' in command[0] and not command[0].startswith('-'):
+        key, value = command[0].split('=', 1)
+        env[key], command = value, command[1:]
+    os.makedirs(osp.dirname(log_path), exist_ok=True)
+    tail: deque = deque(maxlen=40)
+    last_echo = time.time()
+    with open(log_path, 'a') as log:
+        log.write(f'\n$ {shell_line(command)}\n')
+        log.flush()
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, bufsize=1)
+        for line in proc.stdout:
+            log.write(line)
+            tail.append(line.rstrip())
+            if ('Epoch(train)' in line or 'Iter(train)' in line) and \
+                    time.time() - last_echo >= echo_every:
+                echo(f'    {label}: {_progress_text(line)}')
+                last_echo = time.time()
+        code = proc.wait()
+    if code != 0:
+        raise RunFailed(f'{label}: command failed with exit status {code}: {shell_line(command)}'
+                        f'\n--- last lines of {log_path}:\n' + '\n'.join(tail))
+
+
+class Durations:
+    """Seconds each finished run took, persisted next to the study's runs."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.values: Dict[str, float] = {}
+        if osp.isfile(path):
+            with open(path) as f:
+                self.values = json.load(f)
+
+    def add(self, key: str, seconds: float) -> None:
+        self.values[key] = seconds
+        os.makedirs(osp.dirname(self.path), exist_ok=True)
+        with open(self.path, 'w') as f:
+            json.dump(self.values, f, indent=1)
+
+    def eta(self, left: List[Run]) -> str:
+        if not left:
+            return '0 s'
+        if not self.values:
+            return 'after the first run'
+        runs = [v for k, v in self.values.items() if k != 'pretrain']
+        per_run = sum(runs) / len(runs) if runs else next(iter(self.values.values()))
+        seconds = sum(self.values.get('pretrain', per_run) if r.key == 'pretrain' else per_run
+                      for r in left)
+        return _fmt_duration(seconds)
+
+
+def execute(runs: List[Run], work_dir: str, launcher: str = 'none', gpus: int = 1,
+            partition: str = 'PARTITION', echo: Callable[[str], None] = print) -> None:
+    """Run every unfinished run in order; a failure stops the study (restart to continue)."""
+    durations = Durations(osp.join(work_dir, 'durations.json'))
+    total = len(runs)
+    started = time.time()
+    for i, run in enumerate(runs, start=1):
+        if run.status == 'done':
+            echo(f'[{i}/{total}] {run.key}: finished earlier, skipped')
+            continue
+        left = [r for r in runs[i - 1:] if r.status != 'done']
+        done = total - len(left)
+        action = {'new': 'training', 'resume': 'resuming (--resume)',
+                  'test': 'testing the final checkpoint'}[run.status]
+        echo(f'[{i}/{total}] {run.key}: {action}; done {done}, left {len(left)}, '
+             f'estimated time left {durations.eta(left)}')
+        t0 = time.time()
+        for command in commands(run, launcher, gpus, partition, python=sys.executable):
+            run_command(command, osp.join(run.work_dir, 'study.log'), run.key, echo)
+        run.status = run_status(run)
+        if run.status != 'done':
+            raise RunFailed(f'{run.key}: the commands finished but the run is not complete '
+                            f'(status {run.status!r}); see {osp.join(run.work_dir, "study.log")}')
+        durations.add(run.key, time.time() - t0)
+        echo(f'[{i}/{total}] {run.key}: done in {_fmt_duration(time.time() - t0)}')
+    echo(f'all {total} runs finished ({_fmt_duration(time.time() - started)} in this session)')

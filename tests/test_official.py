@@ -1,0 +1,184 @@
+"""The official CBAM: options in the one CBAM family, the checkpoint converter, the configs that
+load the converted ImageNet weights into mmdet / mmseg ResNets."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT, run_tool
+from official_cbam_net import OfficialResNetCBAM, randomise, save_as_official
+
+CONVERTER = ROOT / 'tools' / 'model_converters' / 'cbam_official.py'
+DET_OFFICIAL = ROOT / 'configs' / 'faster_rcnn_r50_cbam-official.py'
+SEG_OFFICIAL = ROOT / 'configs' / 'deeplabv3plus_r50_40k_cityscapes_cbam-official.py'
+
+
+def _official_file(tmp_path: Path, depth: int, **save_kwargs):
+    torch.manual_seed(depth)
+    net = randomise(OfficialResNetCBAM(depth), seed=depth).eval()
+    src = tmp_path / f'official_r{depth}.pth'
+    save_as_official(net, src, **save_kwargs)
+    return net, src
+
+
+def _convert(src: Path, dst: Path, *extra):
+    return run_tool(CONVERTER, src, dst, *extra)
+
+
+
+def _max_rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def _backbone(config: Path, checkpoint: Path, **backbone_overrides):
+    from mm_cbam.utils import load_config, register_scope, task_of
+    cfg = load_config(str(config))
+    task = task_of(cfg)
+    register_scope(task)
+    backbone_cfg = dict(cfg.model.backbone)
+    backbone_cfg['init_cfg'] = dict(type='Pretrained', checkpoint=str(checkpoint))
+    backbone_cfg.update(backbone_overrides)
+    from mmengine.registry import MODELS, DefaultScope
+    with DefaultScope.overwrite_default_scope('mmdet' if task == 'det' else 'mmseg'):
+        backbone = MODELS.build(backbone_cfg)
+    backbone.init_weights()
+    backbone.eval()
+    return backbone
+
+
+@pytest.mark.parametrize('depth', [50, 18])
+def test_converted_official_weights_reproduce_the_official_stage_outputs(tmp_path, depth):
+    net, src = _official_file(tmp_path, depth)
+    dst = tmp_path / f'r{depth}_mm.pth'
+    proc = _convert(src, dst, '--depth', str(depth))
+    assert f'ResNet-{depth} + CBAM' in proc.stdout and 'dropped: fc.weight, fc.bias' in proc.stdout
+    overrides = {}
+    if depth == 18:  # BasicBlock: PluginResNet, after_conv2, the same official CBAM config
+        from mm_cbam.converters import OFFICIAL_CBAM
+        overrides = dict(type='PluginResNet', depth=18, plugins=[
+            dict(cfg=OFFICIAL_CBAM, stages=(True, ) * 4, position='after_conv2')])
+    backbone = _backbone(DET_OFFICIAL, dst, **overrides)
+    # every parameter and buffer came from the file
+    converted = torch.load(dst)['state_dict']
+    ours = backbone.state_dict()
+    assert set(converted) == set(ours)
+    x = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = net.stages(x)
+        got = backbone(x)
+    assert len(got) == 4
+    for stage, (a, b) in enumerate(zip(got, expected)):
+        assert a.shape == b.shape
+        assert _max_rel(a, b) < 1e-5, f'stage {stage + 1}: max rel diff {_max_rel(a, b):.2e}'
+    # the spatial gate's descriptor order was converted: without the swap the outputs differ
+    swapped = dict(converted)
+    for k in swapped:
+        if k.endswith('cbam.sa.branches.0.weight'):
+            swapped[k] = swapped[k][:, [1, 0]]
+    backbone.load_state_dict(swapped)
+    with torch.no_grad():
+        assert _max_rel(backbone(x)[3], expected[3]) > 1e-3
+
+
+def test_converter_accepts_bare_state_dicts_and_names_bad_keys(tmp_path):
+    net, _ = _official_file(tmp_path, 18)
+    bare = tmp_path / 'bare.pth'
+    save_as_official(net, bare, wrap_module=False, nested=False)
+    _convert(bare, tmp_path / 'ok.pth')
+    assert (tmp_path / 'ok.pth').exists()
+
+    sd = {f'module.{k}': v for k, v in net.state_dict().items()}
+    sd['module.layer2.0.cbam.Extra.weight'] = torch.zeros(1)
+    del sd['module.layer3.1.cbam.SpatialGate.spatial.bn.running_var']
+    bad = tmp_path / 'bad.pth'
+    torch.save(dict(state_dict=sd), bad)
+    proc = subprocess.run([sys.executable, str(CONVERTER), str(bad), str(tmp_path / 'no.pth')],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "unknown keys ['layer2.0.cbam.Extra.weight']" in proc.stderr
+    assert "missing keys ['layer3.1.cbam.sa.norm.running_var']" in proc.stderr
+    assert not (tmp_path / 'no.pth').exists()
+
+    proc = subprocess.run([sys.executable, str(CONVERTER), str(bare), str(tmp_path / 'x.pth'),
+                           '--depth', '50'], capture_output=True, text=True)
+    assert proc.returncode == 2 and 'is a ResNet-18' in proc.stderr
+
+
+def test_old_checkpoints_without_bn_counters_are_filled(tmp_path):
+    from mm_cbam.converters import convert
+    net, _ = _official_file(tmp_path, 18)
+    sd = {k: v for k, v in net.state_dict().items() if not k.endswith('num_batches_tracked')}
+    out, report = convert({'state_dict': sd})
+    assert report['depth'] == 18 and report['filled']
+    assert all(out[k].item() == 0 for k in report['filled'])
+
+
+def test_official_base_config_is_the_converter_config():
+    from mmengine.config import Config
+
+    from mm_cbam.converters import OFFICIAL_CBAM
+    cfg = Config.fromfile(str(ROOT / 'configs' / '_base_' / 'cbam_official.py'))
+    assert cfg.cbam_official.to_dict() == OFFICIAL_CBAM
+    det = Config.fromfile(str(DET_OFFICIAL))
+    plugin = det.model.backbone.plugins[0]
+    assert plugin.cfg.to_dict() == OFFICIAL_CBAM and list(plugin.stages) == [True] * 4
+
+
+def test_segmentation_config_loads_every_key_into_a_plain_stem_resnet(tmp_path):
+    net, src = _official_file(tmp_path, 50)
+    dst = tmp_path / 'r50_mm.pth'
+    _convert(src, dst)
+    backbone = _backbone(SEG_OFFICIAL, dst, norm_cfg=dict(type='BN', requires_grad=True))
+    assert type(backbone).__name__ == 'PluginResNet' and not backbone.deep_stem
+    converted = torch.load(dst)['state_dict']
+    assert set(converted) == set(backbone.state_dict())
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected, got = net.stages(x), backbone(x)
+    # D8: stages 1-2 are the official ones; stages 3-4 are dilated instead of strided
+    for stage in (0, 1):
+        assert _max_rel(got[stage], expected[stage]) < 1e-5
+    assert got[3].shape[-1] == 8 and expected[3].shape[-1] == 2
+
+
+def test_official_detector_trains_a_step_with_no_missing_backbone_keys(tmp_path, capsys):
+    _, src = _official_file(tmp_path, 50)
+    dst = tmp_path / 'r50_mm.pth'
+    _convert(src, dst)
+    from mm_cbam.utils import build_model, load_config, synthetic_batch
+    cfg = load_config(str(DET_OFFICIAL),
+                      {'model.backbone.init_cfg.checkpoint': str(dst)})
+    model = build_model(cfg)
+    capsys.readouterr()
+    model.init_weights()
+    log = capsys.readouterr()
+    text = log.out + log.err
+    assert 'missing keys' not in text and 'unexpected key' not in text
+    converted = torch.load(dst)['state_dict']
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(value, converted[key]), key
+    model.train()
+    data = model.data_preprocessor(synthetic_batch(model, 'det', size=(96, 96)), True)
+    losses = model(**data, mode='loss')
+    total = sum(v if isinstance(v, torch.Tensor) else sum(v) for k, v in losses.items()
+                if 'loss' in k)
+    total.backward()
+    assert torch.isfinite(total)
+    assert model.backbone.layer4[0].cbam.sa.norm.weight.grad is not None
+
+
+def test_missing_converted_checkpoint_names_the_converter_command(mini_data, tmp_path):
+    proc = run_tool('tools/train.py', DET_OFFICIAL, '--work-dir', tmp_path / 'w', '--cfg-options',
+                    f'train_dataloader.dataset.data_root={ROOT}/data/mini_coco/',
+                    f'val_dataloader.dataset.data_root={ROOT}/data/mini_coco/',
+                    'train_dataloader.dataset.ann_file=annotations/instances_train.json',
+                    'train_dataloader.dataset.data_prefix.img=train/',
+                    'val_dataloader.dataset.ann_file=annotations/instances_val.json',
+                    'val_dataloader.dataset.data_prefix.img=val/', check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert 'checkpoints/resnet50_cbam_official_mm.pth' in proc.stderr
+    assert ('python tools/model_converters/cbam_official.py OFFICIAL.pth '
+            'checkpoints/resnet50_cbam_official_mm.pth --depth 50') in proc.stderr
+    assert 'Traceback' not in proc.stderr
