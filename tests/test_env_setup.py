@@ -129,3 +129,27 @@ def test_installer_is_idempotent_in_the_current_environment():
     assert 'mmcv 2.1.0 with compiled ops: present' in out
     assert 'building mmcv' not in out and 'pip install' not in out
     assert 'nms + RoIAlign ran, mmdet/mmseg import, CBAM registered: OK' in out
+
+
+def test_installer_installs_one_codebase_or_both():
+    assert setup_env.project_extras() == 'all,tests'
+    assert setup_env.project_extras('mmdet') == 'det,tests'
+    assert setup_env.project_extras('mmseg') == 'seg,tests'
+    assert setup_env.codebases() == ('mmdet', 'mmseg') and setup_env.codebases('mmseg') == (
+        'mmseg', )
+    import configparser
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / 'setup.cfg')
+
+    def requirements(text):
+        return {line.strip() for line in text.splitlines()
+                if line.strip() and not line.strip().startswith('#')}
+
+    extras = {k: requirements(v) for k, v in cfg['options.extras_require'].items()}
+    core = requirements(cfg['options']['install_requires'])
+    assert 'mmengine==0.10.7' in core and not any(r.startswith(('mmdet', 'mmseg', 'mmcv'))
+                                                  for r in core)
+    assert 'mmdet==3.3.0' in extras['det'] and not any('mmseg' in r for r in extras['det'])
+    assert 'mmsegmentation==1.2.2' in extras['seg'] and not any('mmdet' in r
+                                                                 for r in extras['seg'])
+    assert extras['det'] | extras['seg'] == extras['all']

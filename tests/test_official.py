@@ -24,7 +24,17 @@ def _official_file(tmp_path: Path, depth: int, **save_kwargs):
 
 
 def _convert(src: Path, dst: Path, *extra):
-    return run_tool(CONVERTER, src, dst, *extra)
+    """tools/model_converters/cbam_official.py in this process: (exit code, stdout, stderr)."""
+    import contextlib
+    import importlib.util
+    import io
+    spec = importlib.util.spec_from_file_location('cbam_official', CONVERTER)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = tool.main([str(src), str(dst), *map(str, extra)])
+    return code, out.getvalue(), err.getvalue()
 
 
 
@@ -52,8 +62,8 @@ def _backbone(config: Path, checkpoint: Path, **backbone_overrides):
 def test_converted_official_weights_reproduce_the_official_stage_outputs(tmp_path, depth):
     net, src = _official_file(tmp_path, depth)
     dst = tmp_path / f'r{depth}_mm.pth'
-    proc = _convert(src, dst, '--depth', str(depth))
-    assert f'ResNet-{depth} + CBAM' in proc.stdout and 'dropped: fc.weight, fc.bias' in proc.stdout
+    code, out, _ = _convert(src, dst, '--depth', str(depth))
+    assert code == 0 and f'ResNet-{depth} + CBAM' in out and 'dropped: fc.weight, fc.bias' in out
     overrides = {}
     if depth == 18:  # BasicBlock: PluginResNet, after_conv2, the same official CBAM config
         from mm_cbam.converters import OFFICIAL_CBAM
@@ -86,24 +96,24 @@ def test_converter_accepts_bare_state_dicts_and_names_bad_keys(tmp_path):
     net, _ = _official_file(tmp_path, 18)
     bare = tmp_path / 'bare.pth'
     save_as_official(net, bare, wrap_module=False, nested=False)
-    _convert(bare, tmp_path / 'ok.pth')
-    assert (tmp_path / 'ok.pth').exists()
+    assert _convert(bare, tmp_path / 'ok.pth')[0] == 0 and (tmp_path / 'ok.pth').exists()
 
     sd = {f'module.{k}': v for k, v in net.state_dict().items()}
     sd['module.layer2.0.cbam.Extra.weight'] = torch.zeros(1)
     del sd['module.layer3.1.cbam.SpatialGate.spatial.bn.running_var']
     bad = tmp_path / 'bad.pth'
     torch.save(dict(state_dict=sd), bad)
-    proc = subprocess.run([sys.executable, str(CONVERTER), str(bad), str(tmp_path / 'no.pth')],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert "unknown keys ['layer2.0.cbam.Extra.weight']" in proc.stderr
-    assert "missing keys ['layer3.1.cbam.sa.norm.running_var']" in proc.stderr
+    code, _, err = _convert(bad, tmp_path / 'no.pth')
+    assert code == 2
+    assert "unknown keys ['layer2.0.cbam.Extra.weight']" in err
+    assert "missing keys ['layer3.1.cbam.sa.norm.running_var']" in err
     assert not (tmp_path / 'no.pth').exists()
-
-    proc = subprocess.run([sys.executable, str(CONVERTER), str(bare), str(tmp_path / 'x.pth'),
-                           '--depth', '50'], capture_output=True, text=True)
-    assert proc.returncode == 2 and 'is a ResNet-18' in proc.stderr
+    code, _, err = _convert(bare, tmp_path / 'x.pth', '--depth', '50')
+    assert code == 2 and 'is a ResNet-18' in err
+    # the command line itself (a fresh interpreter, as users run it)
+    proc = subprocess.run([sys.executable, str(CONVERTER), str(bare), str(tmp_path / 'y.pth')],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and 'ResNet-18 + CBAM: ' in proc.stdout
 
 
 def test_old_checkpoints_without_bn_counters_are_filled(tmp_path):

@@ -7,6 +7,7 @@ Usage::
     python3 tools/setup_env.py                 # creates/updates .venv in the checkout
     python3 tools/setup_env.py --use-current-env   # installs into the running interpreter's env
     python3 tools/setup_env.py --check         # only inspects and verifies, installs nothing
+    python3 tools/setup_env.py --only mmdet    # detection only (or --only mmseg)
 
 Steps (each is skipped when already satisfied, so a second run takes seconds):
 
@@ -22,7 +23,8 @@ Steps (each is skipped when already satisfied, so a second run takes seconds):
    ``FORCE_CUDA=1`` or when a GPU and nvcc are present. The wheel is cached under
    ``$MM_CBAM_CACHE_DIR`` (default ``~/.cache/mm_cbam``), keyed by :func:`wheel_cache_key`, so the
    build (about 13 minutes on 2 CPU cores) happens once per machine and torch/CUDA combination;
-5. mm_cbam in editable mode with its pinned dependencies (setup.cfg);
+5. mm_cbam in editable mode with its pinned dependencies (setup.cfg): extras ``all`` (mmdet and
+   mmsegmentation) or, with ``--only mmdet|mmseg``, one codebase, as OpenMMLab users install;
 6. verification: ``mmcv.ops.nms`` and ``RoIAlign`` on tiny tensors, mmdet / mmseg / mm_cbam
    imports, then a one-screen summary.
 
@@ -342,17 +344,29 @@ def ensure_mmcv(python: Path, info: dict, args) -> dict:
     return info
 
 
-def ensure_project(python: Path, info: dict):
-    needed = ('mmengine', 'mmdet', 'mmseg', 'pycocotools', 'tensorboard', 'mm_cbam')
+def project_extras(only=None) -> str:
+    """The setup.cfg extras to install: detection and segmentation (default), or one of them
+    (``--only mmdet|mmseg``), plus the test tools."""
+    return {None: 'all,tests', 'mmdet': 'det,tests', 'mmseg': 'seg,tests'}[only]
+
+
+def codebases(only=None):
+    return ('mmdet', 'mmseg') if only is None else (only, )
+
+
+def ensure_project(python: Path, info: dict, only=None):
+    needed = ('mmengine', *codebases(only), 'tensorboard', 'mm_cbam')
+    needed += ('pycocotools', ) if 'mmdet' in needed else ()
     if all(info.get(n) for n in needed) and info.get('pkg_resources'):
-        log('mmengine, mmdet, mmseg, pycocotools, tensorboard, mm_cbam: present')
+        log(', '.join(needed) + ': present')
         return
-    pip(python, 'install', '-q', '--no-build-isolation', '-e', f'{ROOT}[tests]',
+    pip(python, 'install', '-q', '--no-build-isolation', '-e', f'{ROOT}[{project_extras(only)}]',
         what='installing mm_cbam and its pinned dependencies (setup.cfg)')
 
 
 VERIFY = r'''
-import torch, mmcv, mmengine, mmdet, mmseg, numpy, sys
+import importlib, os, torch, mmcv, mmengine, numpy, sys
+CODEBASES = os.environ["MM_CBAM_CODEBASES"].split(",")
 from mmcv.ops import nms, RoIAlign, get_compiling_cuda_version, get_compiler_version
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
 scores = torch.tensor([0.9, 0.8, 0.7])
@@ -366,8 +380,10 @@ ops_cuda = get_compiling_cuda_version()
 if torch.cuda.is_available() and ops_cuda != "not available":
     _, keep_cuda = nms(boxes.cuda(), scores.cuda(), 0.5)
     assert keep_cuda.cpu().tolist() == [0, 2]
-import mmdet.models, mmseg.models  # noqa: F401
+for name in CODEBASES:
+    importlib.import_module(name + ".models")
 import mm_cbam
+assert all(mm_cbam.AVAILABLE[name] for name in CODEBASES), mm_cbam.AVAILABLE
 from mmengine.registry import MODELS
 assert MODELS.get("CBAM") is not None
 print("mm_cbam environment")
@@ -377,16 +393,18 @@ ops = "CUDA " + ops_cuda if ops_cuda != "not available" else "CPU"
 print(f"  torch        {torch.__version__}  (CUDA {torch.version.cuda}, GPU visible: {gpu})")
 print(f"  mmcv         {mmcv.__version__}  ops: {ops}, compiler {get_compiler_version()}")
 print(f"  mmengine     {mmengine.__version__}")
-print(f"  mmdet        {mmdet.__version__}")
-print(f"  mmseg        {mmseg.__version__}")
+for name in ("mmdet", "mmseg"):
+    version = importlib.import_module(name).__version__ if name in CODEBASES else "not installed"
+    print(f"  {name:<12} {version}")
 print(f"  numpy        {numpy.__version__}")
 print(f"  mm_cbam      {mm_cbam.__version__}")
-print("  checks       nms + RoIAlign ran, mmdet/mmseg import, CBAM registered: OK")
+print(f"  checks       nms + RoIAlign ran, {'/'.join(CODEBASES)} import, CBAM registered: OK")
 '''
 
 
-def verify(python: Path):
-    run([python, '-c', VERIFY], what='verifying the environment (nms/RoIAlign/imports)',
+def verify(python: Path, only=None):
+    env = dict(os.environ, MM_CBAM_CODEBASES=','.join(codebases(only)))
+    run([python, '-c', VERIFY], env=env, what='verifying the environment (nms/RoIAlign/imports)',
         echo=False)
 
 
@@ -406,6 +424,8 @@ def main(argv=None) -> int:
     parser.add_argument('--check', action='store_true',
                         help='install nothing: inspect the environment and verify it')
     parser.add_argument('--quiet', action='store_true', help='no summary when all is in place')
+    parser.add_argument('--only', choices=('mmdet', 'mmseg'),
+                        help='install one codebase only (default: mmdet and mmsegmentation)')
     args = parser.parse_args(argv)
     try:
         if args.use_current_env:
@@ -423,14 +443,14 @@ def main(argv=None) -> int:
             assess_mmcv(info, replace=False)
             if not info.get('mmcv'):
                 raise SetupError('mmcv is not installed; run tools/setup_env.py.')
-            verify(python)
+            verify(python, args.only)
             return 0
         ensure_build_tools(python, info)
         info = probe(python)
         info = ensure_torch(python, info)
         info = ensure_mmcv(python, info, args)
-        ensure_project(python, info)
-        verify(python)
+        ensure_project(python, info, args.only)
+        verify(python, args.only)
         return 0
     except SetupError as exc:
         print('\n[setup_env] ERROR: ' + textwrap.indent(str(exc), '  ').lstrip(), file=sys.stderr)
