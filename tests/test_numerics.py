@@ -292,3 +292,16 @@ def test_return_maps_can_name_the_maps():
     m = CBAM(16, sa_kernels=(3, 7), return_maps=('sa', 'router_w'))
     out, sa, rw = m(torch.randn(2, 16, 5, 5))
     assert sa.shape == (2, 1, 5, 5) and rw.shape == (2, 2)
+
+
+def test_gpu_check_script_runs_its_correctness_checks_on_the_cpu():
+    """tools/analysis/gpu_check.py is meant for a GPU; its correctness part runs anywhere."""
+    import gpu_check  # tools/analysis (tests/conftest.py puts it on sys.path)
+    gpu_check.RESULTS.clear()
+    code = gpu_check.main(['--device', 'cpu', '--quick', '--skip', 'compile', 'resnet',
+                           'benchmark'])
+    names = [r['check'] for r in gpu_check.RESULTS]
+    assert code == 0 and all(r['passed'] for r in gpu_check.RESULTS), gpu_check.RESULTS
+    assert 'channels_last in -> channels_last out' in names
+    assert 'double backward (gradient penalty) vs literal' in names
+    assert sum(n.startswith('deterministic mode') for n in names) == 5

@@ -12,20 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import DET_CONFIG, ROOT, SEG_CONFIG, run_tool
-
-# mini detector, 24 images, batch 4: 6 iterations per epoch, validation after every epoch
-DET_OPTS = ['train_cfg.max_epochs=3', 'train_cfg.val_interval=1', 'randomness.deterministic=True',
-            'default_hooks.logger.interval=1', 'train_dataloader.dataset.indices=24',
-            'train_dataloader.batch_size=4', 'val_dataloader.dataset.indices=8',
-            'default_hooks.checkpoint.max_keep_ckpts=3']
-# mini segmentor, 12 iterations, validation and a checkpoint every 4
-SEG_OPTS = ['train_cfg.max_iters=12', 'train_cfg.val_interval=4', 'randomness.deterministic=True',
-            'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=4',
-            'default_hooks.checkpoint.max_keep_ckpts=3', 'train_dataloader.batch_size=4',
-            'val_dataloader.dataset.indices=4', 'param_scheduler.0.end=4',
-            'param_scheduler.1.begin=4', 'param_scheduler.1.end=12']
-
+from conftest import DET_CONFIG, DET_OPTS, ROOT, SEG_CONFIG, SEG_OPTS, run_tool
 
 def losses_by_run(work: Path):
     """``[{iter: loss}, ...]`` per run directory (timestamp) of a work dir, oldest first."""
@@ -67,13 +54,11 @@ def assert_same_losses(resumed: dict, reference: dict, first: int, last: int):
 
 
 @pytest.fixture(scope='module')
-def det_reference(mini_data, tmp_path_factory):
-    """The uninterrupted mini detector run (validation every epoch)."""
-    work = tmp_path_factory.mktemp('det') / 'straight'
-    run_tool('tools/train.py', DET_CONFIG, '--work-dir', work, '--cfg-options', *DET_OPTS)
-    (reference, ) = losses_by_run(work)
+def det_reference(det_run):
+    """The uninterrupted mini detector run (validation every epoch) and its losses."""
+    (reference, ) = losses_by_run(det_run)
     assert sorted(reference) == list(range(1, 19))
-    return work, reference
+    return det_run, reference
 
 
 def test_detector_resume_with_validation_every_epoch(det_reference, tmp_path):
@@ -87,10 +72,8 @@ def test_detector_resume_with_validation_every_epoch(det_reference, tmp_path):
     assert_same_losses(losses_by_run(work)[-1], reference, 13, 18)
 
 
-def test_segmentor_resume_with_iteration_validation(mini_data, tmp_path):
-    straight = tmp_path / 'straight'
-    run_tool('tools/train.py', SEG_CONFIG, '--work-dir', straight, '--cfg-options', *SEG_OPTS)
-    (reference, ) = losses_by_run(straight)
+def test_segmentor_resume_with_iteration_validation(seg_run, tmp_path):
+    (reference, ) = losses_by_run(seg_run)
     work = tmp_path / 'killed'
     ckpt_iter = kill_after([sys.executable, 'tools/train.py', str(SEG_CONFIG), '--work-dir',
                             str(work), '--cfg-options', *SEG_OPTS], work, 'iter_8.pth')

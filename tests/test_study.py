@@ -74,7 +74,7 @@ def _row(report: str, name: str):
 @pytest.fixture(scope='module')
 def tiny_study(mini_data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp('study')
-    proc = _study(tmp)
+    proc = _study(tmp, '--jobs', '2')
     return tmp, tmp / 'studies' / 'tiny', proc.stdout
 
 

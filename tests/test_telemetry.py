@@ -258,13 +258,10 @@ def test_alpha_warmup(tmp_path, learnable):
                    experiment_name=uuid.uuid4().hex).train()
 
 
-def test_plot_stability_compares_two_real_runs(variants_run, mini_data, tmp_path):
+def test_plot_stability_compares_two_real_runs(variants_run, det_run, tmp_path):
     _, work = variants_run
-    other = tmp_path / 'classic'
-    run_tool('tools/train.py', DET_CONFIG, '--work-dir', other, '--cfg-options',
-             'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', *SMALL_DET)
     out = tmp_path / 'plots'
-    run_tool('tools/analysis/plot_stability.py', work, other, '--names', 'variants', 'classic',
+    run_tool('tools/analysis/plot_stability.py', work, det_run, '--names', 'variants', 'classic',
              '--out-dir', out)
     for name in ('loss', 'alpha', 'ca_T', 'sa_T', 'fusion_avg', 'router_w0', 'router_entropy',
                  'sa_sat_hi', 'gnorm'):
@@ -415,3 +412,17 @@ def test_gnorm_and_skipped_flag_on_a_skipped_amp_step(tmp_path, monkeypatch):
     assert not math.isfinite(gnorm[2])  # logged on the skipped step too
     for i in (0, 1, 3):  # the unscaled norm: the raw (scaled) gradients divided by the scale
         assert gnorm[i] == pytest.approx(raw[i] / scales[i], rel=1e-4)
+
+
+def test_visualization_hook_draws_on_rank_0_only(tmp_path):
+    from types import SimpleNamespace
+
+    from mm_cbam.attention import CBAM
+    from mm_cbam.engine import CBAMVisualizationHook
+    model = torch.nn.Sequential(CBAM(8))
+    for rank, expected in ((0, ['0']), (1, [])):
+        hook = CBAMVisualizationHook()
+        hook.before_run(SimpleNamespace(rank=rank, model=model))
+        assert list(hook._chosen) == expected
+        hook.before_val_epoch(SimpleNamespace(rank=rank))
+        assert hook._active == bool(expected)  # other ranks record and write nothing

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DET_CONFIG, ROOT, SEG_CONFIG, SMALL_DET, SMALL_SEG, run_tool
+from conftest import DET_CONFIG, ROOT, SEG_CONFIG, run_tool
 
 
 def _scalars(work_dir: Path):
@@ -75,43 +75,40 @@ def test_mini_sets_load_with_the_real_dataset_classes(mini_data):
 # ----------------------------------------------------------------------------- train / test tools
 
 
-def test_train_and_test_mini_detector(mini_data, tmp_path):
-    work = tmp_path / 'det'
-    run_tool('tools/train.py', DET_CONFIG, '--work-dir', work, '--cfg-options',
-             'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', *SMALL_DET)
-    assert (work / 'epoch_2.pth').exists() and (work / 'last_checkpoint').exists()
+def test_train_and_test_mini_detector(det_run, tmp_path):
+    work = det_run  # tools/train.py: 3 epochs, validation after each
+    assert (work / 'epoch_3.pth').exists() and (work / 'last_checkpoint').exists()
     scalars = _scalars(work)
     train = [e for e in scalars if 'loss' in e]
-    assert len(train) == 6 and all(np.isfinite(e['loss']) for e in train)
+    assert len(train) == 18 and all(np.isfinite(e['loss']) for e in train)
     assert 'cbam/backbone.layer2.0.cbam/ca_mean' in train[-1]
-    assert any('coco/bbox_mAP' in e for e in scalars)
-    proc = run_tool('tools/test.py', DET_CONFIG, work / 'epoch_2.pth', '--work-dir', work,
-                    '--show-dir', 'shown', '--out', work / 'preds.pkl', '--cfg-options',
+    assert len([e for e in scalars if 'coco/bbox_mAP' in e]) == 3
+    out = tmp_path / 'test'
+    proc = run_tool('tools/test.py', DET_CONFIG, work / 'epoch_3.pth', '--work-dir', out,
+                    '--show-dir', 'shown', '--out', out / 'preds.pkl', '--cfg-options',
                     'test_dataloader.dataset.indices=4', 'model.test_cfg.rcnn.score_thr=0.0')
     assert 'Average Precision' in proc.stdout + proc.stderr  # pycocotools' table
-    metrics = json.loads(next(work.glob('*/metrics.json')).read_text())
+    metrics = json.loads(next(out.glob('*/metrics.json')).read_text())
     assert {'coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75'} <= set(metrics)
     assert 0.0 <= metrics['coco/bbox_mAP'] <= 1.0
-    assert len(list(work.glob('*/shown/*.png'))) == 4
-    assert (work / 'preds.pkl').stat().st_size > 0
+    assert len(list(out.glob('*/shown/*.png'))) == 4
+    assert (out / 'preds.pkl').stat().st_size > 0
 
 
-def test_train_and_test_mini_segmentor(mini_data, tmp_path):
-    work = tmp_path / 'seg'
-    run_tool('tools/train.py', SEG_CONFIG, '--work-dir', work, '--cfg-options',
-             'train_cfg.max_iters=6', 'train_cfg.val_interval=6',
-             'default_hooks.checkpoint.interval=3', *SMALL_SEG)
-    assert (work / 'iter_6.pth').exists()
+def test_train_and_test_mini_segmentor(seg_run, tmp_path):
+    work = seg_run  # tools/train.py: 12 iterations, validation every 4
+    assert (work / 'iter_12.pth').exists()
     scalars = _scalars(work)
-    assert any('mIoU' in e for e in scalars)
+    assert len([e for e in scalars if 'mIoU' in e]) == 3
     assert 'cbam/backbone.layer4.1.cbam/sa_std' in [e for e in scalars if 'loss' in e][-1]
-    proc = run_tool('tools/test.py', SEG_CONFIG, work / 'iter_6.pth', '--work-dir', work,
-                    '--show-dir', str(work / 'shown'), '--cfg-options',
+    out = tmp_path / 'test'
+    proc = run_tool('tools/test.py', SEG_CONFIG, work / 'iter_12.pth', '--work-dir', out,
+                    '--show-dir', str(out / 'shown'), '--cfg-options',
                     'test_dataloader.dataset.indices=3')
     assert '|     Class     |  IoU  |  Acc  |' in proc.stdout + proc.stderr
-    metrics = json.loads(next(work.glob('*/metrics.json')).read_text())
+    metrics = json.loads(next(out.glob('*/metrics.json')).read_text())
     assert {'mIoU', 'aAcc', 'mAcc'} <= set(metrics) and 0 <= metrics['mIoU'] <= 100
-    assert len(list((work / 'shown').rglob('*.png'))) == 3
+    assert len(list((out / 'shown').rglob('*.png'))) == 3
 
 
 def test_work_dir_defaults_to_config_name(mini_data):
@@ -161,7 +158,8 @@ def test_cityscapes_hint(tmp_path):
 
 def test_launcher_environment_for_slurm(monkeypatch):
     from mm_cbam.engine.launch import _launcher_env
-    for key in ('MASTER_ADDR', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK'):
+    monkeypatch.setattr(os, 'environ', dict(os.environ))  # nothing leaks into later tests
+    for key in ('MASTER_ADDR', 'MASTER_PORT', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK'):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv('SLURM_PROCID', '3')
     monkeypatch.setenv('SLURM_NTASKS', '8')
@@ -171,7 +169,7 @@ def test_launcher_environment_for_slurm(monkeypatch):
     _launcher_env('slurm')
     assert (os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['LOCAL_RANK']) == ('3', '8',
                                                                                        '1')
-    assert os.environ['MASTER_ADDR'] and os.environ['MASTER_PORT'] == '29500'
+    assert os.environ['MASTER_ADDR'] == '127.0.0.1' and os.environ['MASTER_PORT'] == '29500'
     with pytest.raises(ValueError, match="launcher must be one of"):
         _launcher_env('horovod')
 

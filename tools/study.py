@@ -5,7 +5,7 @@ Usage::
 
     python tools/study.py STUDY [--work-root DIR] [--seeds N] [--only VARIANT ...]
         [--lr-mult X] [--cfg-options KEY=VALUE ...] [--launcher none|pytorch|slurm]
-        [--gpus N] [--partition P] [--dry-run] [--report-only]
+        [--gpus N] [--partition P] [--jobs N] [--dry-run] [--report-only]
 
 * ``STUDY``: a study file (``configs/studies/*.py``; format in ``mm_cbam/study/spec.py``).
 * Every (variant, seed) run trains with ``tools/train.py`` and is tested with ``tools/test.py``
@@ -16,6 +16,8 @@ Usage::
 * Finished runs are skipped, interrupted ones resumed (``--resume``): run the same command again
   after a crash or a kill. The console shows which run is going, how many are done and left and
   the estimated time left.
+* ``--jobs N`` runs N variant runs at a time (after the pretraining): e.g. one per GPU of a
+  node with ``--gpus 1``. Their time per iteration is then not comparable.
 * ``--cfg-options`` is applied to every run (e.g. to shorten all runs); ``--lr-mult`` is the
   stress knob (the study then lives in ``<study>-lr<X>``).
 * ``--dry-run`` prints every command (with the work dirs the report reads) and runs nothing;
@@ -47,6 +49,7 @@ def parse_args(argv=None):
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     parser.add_argument('--gpus', type=int, default=1, help='processes per run (launchers)')
     parser.add_argument('--partition', default='PARTITION', help='slurm partition')
+    parser.add_argument('--jobs', type=int, default=1, help='runs at a time (default 1)')
     parser.add_argument('--dry-run', action='store_true', help='print the commands only')
     parser.add_argument('--report-only', action='store_true',
                         help='only rewrite the report from the runs\' logs')
@@ -55,8 +58,9 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.gpus < 1:
-        raise StudyError(f'--gpus must be >= 1, got {args.gpus}')
+    for name in ('gpus', 'jobs'):
+        if getattr(args, name) < 1:
+            raise StudyError(f'--{name} must be >= 1, got {getattr(args, name)}')
     study = load_study(args.study, seeds=args.seeds, only=args.only, lr_mult=args.lr_mult,
                        work_root=args.work_root, cfg_options=args.cfg_options)
     runs = plan_runs(study, write_configs=not args.report_only)
@@ -77,7 +81,7 @@ def main(argv=None) -> int:
         print(f'# then: python tools/study.py {args.study} --report-only'
               + (f' --work-root {args.work_root}' if args.work_root != 'work_dirs/studies' else ''))
         return 0
-    execute(runs, study.work_dir, args.launcher, args.gpus, args.partition)
+    execute(runs, study.work_dir, args.launcher, args.gpus, args.partition, args.jobs)
     print(f'report written: {write_report(study, runs)}')
     return 0
 

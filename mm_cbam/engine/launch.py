@@ -123,15 +123,25 @@ def _to_bn(obj):
             _to_bn(value)
 
 
+def _first_slurm_host(node_list: str) -> str:
+    """The first host of a Slurm node list (``scontrol show hostname``), 127.0.0.1 without
+    scontrol."""
+    try:
+        proc = subprocess.run(['scontrol', 'show', 'hostname', node_list], capture_output=True,
+                              text=True, timeout=30)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return '127.0.0.1'
+    hosts = proc.stdout.split() if proc.returncode == 0 else []
+    return hosts[0] if hosts else '127.0.0.1'
+
+
 def _launcher_env(launcher: str) -> None:
     """Fill RANK / WORLD_SIZE / LOCAL_RANK / MASTER_* from the launcher's variables."""
     env = os.environ
     if launcher == 'slurm':
         env.setdefault('MASTER_PORT', '29500')
         if 'MASTER_ADDR' not in env:
-            node_list = env['SLURM_NODELIST']
-            env['MASTER_ADDR'] = subprocess.getoutput(
-                f'scontrol show hostname {node_list} | head -n1').strip() or '127.0.0.1'
+            env['MASTER_ADDR'] = _first_slurm_host(env['SLURM_NODELIST'])
         env['WORLD_SIZE'] = env['SLURM_NTASKS']
         env['RANK'] = env['SLURM_PROCID']
         env['LOCAL_RANK'] = env.get('SLURM_LOCALID', '0')

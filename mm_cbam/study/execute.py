@@ -1,19 +1,23 @@
-"""Running a study: one run after the other, skipping finished runs, resuming interrupted ones,
-with progress and an estimate of the time left.
+"""Running a study: the runs one after the other (or ``jobs`` at a time), skipping finished runs,
+resuming interrupted ones, with progress and an estimate of the time left.
 
 The tool only launches the project's tools and reads their logs; each run's console output goes
 to ``<run>/study.log`` and a condensed progress line is echoed at most every ``echo_every``
 seconds. Durations of finished runs are kept in ``<study dir>/durations.json`` so that the
-estimate survives a restart.
+estimate survives a restart. The pretraining of an insert study runs first, alone; with
+``jobs > 1`` the variant runs then share the machine (their time per iteration is then not
+comparable), and concurrent ``--launcher pytorch`` runs get different ``PORT`` values.
 """
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
-from typing import Callable, Dict, List
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Optional
 
 from .plan import ROOT, Run, commands, run_status, shell_line
 
@@ -48,10 +52,10 @@ def _progress_text(line: str) -> str:
 
 
 def run_command(command: List[str], log_path: str, label: str, echo: Callable[[str], None],
-                echo_every: float = 30.0) -> None:
+                echo_every: float = 30.0, env: Optional[dict] = None) -> None:
     """Run ``command`` from the repository root, output appended to ``log_path``; echo the
     training progress now and then; raise :class:`RunFailed` with the log's tail on failure."""
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     while command and '=' in command[0] and not command[0].startswith('-'):
         key, value = command[0].split('=', 1)
         env[key], command = value, command[1:]
@@ -92,41 +96,84 @@ class Durations:
         with open(self.path, 'w') as f:
             json.dump(self.values, f, indent=1)
 
-    def eta(self, left: List[Run]) -> str:
+    def eta(self, left: List[Run], jobs: int = 1) -> str:
+        """Time left: the mean duration of finished variant runs times the runs left (divided
+        among ``jobs``)."""
         if not left:
             return '0 s'
         if not self.values:
             return 'after the first run'
         runs = [v for k, v in self.values.items() if k != 'pretrain']
         per_run = sum(runs) / len(runs) if runs else next(iter(self.values.values()))
-        seconds = sum(self.values.get('pretrain', per_run) if r.key == 'pretrain' else per_run
-                      for r in left)
-        return _fmt_duration(seconds)
+        pretrain = sum(self.values.get('pretrain', per_run) for r in left if r.key == 'pretrain')
+        rest = sum(per_run for r in left if r.key != 'pretrain')
+        return _fmt_duration(pretrain + rest / max(1, jobs))
 
 
 def execute(runs: List[Run], work_dir: str, launcher: str = 'none', gpus: int = 1,
-            partition: str = 'PARTITION', echo: Callable[[str], None] = print) -> None:
-    """Run every unfinished run in order; a failure stops the study (restart to continue)."""
+            partition: str = 'PARTITION', jobs: int = 1,
+            echo: Callable[[str], None] = print) -> None:
+    """Run every unfinished run (the pretraining first, then ``jobs`` at a time); a failed run
+    stops nothing else, the study ends with :class:`RunFailed` naming every failure (run the
+    command again to continue)."""
     durations = Durations(osp.join(work_dir, 'durations.json'))
-    total = len(runs)
+    total, lock, failures = len(runs), threading.Lock(), []
     started = time.time()
-    for i, run in enumerate(runs, start=1):
+    position = {run.key: i for i, run in enumerate(runs, start=1)}
+    for run in runs:
         if run.status == 'done':
-            echo(f'[{i}/{total}] {run.key}: finished earlier, skipped')
-            continue
-        left = [r for r in runs[i - 1:] if r.status != 'done']
-        done = total - len(left)
+            echo(f'[{position[run.key]}/{total}] {run.key}: finished earlier, skipped')
+
+    def say(text):
+        with lock:
+            echo(text)
+
+    def one(run: Run, slot: int = 0) -> None:
+        with lock:
+            left = [r for r in runs if r.status != 'done']
+            eta = durations.eta(left, jobs)
         action = {'new': 'training', 'resume': 'resuming (--resume)',
                   'test': 'testing the final checkpoint'}[run.status]
-        echo(f'[{i}/{total}] {run.key}: {action}; done {done}, left {len(left)}, '
-             f'estimated time left {durations.eta(left)}')
+        say(f'[{position[run.key]}/{total}] {run.key}: {action}; done {total - len(left)}, '
+            f'left {len(left)}, estimated time left {eta}')
+        env = dict(os.environ)
+        if launcher == 'pytorch' and jobs > 1:
+            env['PORT'] = str(29500 + 10 * slot)
         t0 = time.time()
-        for command in commands(run, launcher, gpus, partition, python=sys.executable):
-            run_command(command, osp.join(run.work_dir, 'study.log'), run.key, echo)
-        run.status = run_status(run)
-        if run.status != 'done':
-            raise RunFailed(f'{run.key}: the commands finished but the run is not complete '
-                            f'(status {run.status!r}); see {osp.join(run.work_dir, "study.log")}')
-        durations.add(run.key, time.time() - t0)
-        echo(f'[{i}/{total}] {run.key}: done in {_fmt_duration(time.time() - t0)}')
+        try:
+            for command in commands(run, launcher, gpus, partition, python=sys.executable):
+                run_command(command, osp.join(run.work_dir, 'study.log'), run.key, say, env=env)
+            status = run_status(run)
+            if status != 'done':
+                raise RunFailed(f'{run.key}: the commands finished but the run is not complete '
+                                f'(status {status!r}); see '
+                                f'{osp.join(run.work_dir, "study.log")}')
+        except RunFailed as exc:
+            say(f'[{position[run.key]}/{total}] {run.key}: FAILED')
+            with lock:
+                failures.append(str(exc))
+            return
+        with lock:
+            run.status = status
+            durations.add(run.key, time.time() - t0)
+        say(f'[{position[run.key]}/{total}] {run.key}: done in {_fmt_duration(time.time() - t0)}')
+
+    todo = [r for r in runs if r.status != 'done']
+    first = [r for r in todo if r.key == 'pretrain']
+    for run in first:
+        one(run)
+    if not failures:
+        rest = [r for r in todo if r.key != 'pretrain']
+        slots = threading.local()
+        counter = iter(range(10**6))
+
+        def worker(run):
+            if not hasattr(slots, 'slot'):
+                slots.slot = next(counter)
+            one(run, slots.slot)
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            list(pool.map(worker, rest))
+    if failures:
+        raise RunFailed('\n\n'.join(failures))
     echo(f'all {total} runs finished ({_fmt_duration(time.time() - started)} in this session)')

@@ -8,8 +8,9 @@ mmseg. About 2-4 minutes on one GPU::
 
 Checks (each PASS / FAIL with the measured error):
 
-* fused vs literal (the notebook's formulas) outputs and gradients: fp32; fp16 and bf16 autocast;
-  channels_last (values and output layout);
+* fused vs literal (the notebook's formulas) outputs and gradients (relative L2 errors): fp32;
+  fp16 and bf16 autocast (no worse than the literal formulas in that precision); channels_last
+  (values and output layout);
 * ``torch.use_deterministic_algorithms(True)``: every attention module runs forward+backward
   without error and twice bit-identically;
 * ``torch.compile`` of a CBAM: the eager results; double backward (gradient penalty) against the
@@ -49,7 +50,8 @@ def check(name, passed, detail):
 
 
 def rel(a, b):
-    return ((a.float() - b.float()).abs().max() / b.float().abs().max().clamp_min(1e-12)).item()
+    """Relative error in the L2 norm."""
+    return ((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-30)).item()
 
 
 def pair(key='dynamic.CBAMResidualDynamicSA', channels=64, device='cuda', **kw):
@@ -80,20 +82,28 @@ def parity_checks(device, size):
     ref, ours = pair(device=device, **kw)
     x = torch.randn(*size, device=device)
     o_r, gx_r, _ = run(ref, x)
-    for name, dtype, tol in (('fp32', None, (1e-5, 1e-4)), ('fp16 autocast', torch.float16,
-                                                            (1e-2, 5e-2)),
-                             ('bf16 autocast', torch.bfloat16, (3e-2, 8e-2))):
+    o, gx, _ = run(ours, x)
+    check('fused vs literal, fp32', rel(o, o_r) < 1e-5 and rel(gx, gx_r) < 1e-5,
+          f'rel error output {rel(o, o_r):.2e}, input grad {rel(gx, gx_r):.2e} (< 1e-5)')
+    # reduced precision: the literal formulas in the same precision are off from fp32 too; the
+    # fused function must not add to that (input in the low dtype, as after a conv)
+    for name, dtype in (('fp16 autocast', torch.float16), ('bf16 autocast', torch.bfloat16)):
         if device == 'cpu' and dtype == torch.float16:
             continue
-        o, gx, _ = run(ours, x, dtype)
-        e_o, e_g = rel(o, o_r), rel(gx, gx_r)
-        check(f'fused vs literal, {name}', e_o < tol[0] and e_g < tol[1],
-              f'max rel error output {e_o:.2e} (< {tol[0]}), input grad {e_g:.2e} (< {tol[1]})')
+        lo_r, lgx_r, _ = run(ref, x.to(dtype), dtype)
+        lo, lgx, _ = run(ours, x.to(dtype), dtype)
+        lit = (rel(lo_r, o_r), rel(lgx_r, gx_r))
+        fused = (rel(lo, o_r), rel(lgx, gx_r))
+        ok = all(f <= 1.25 * lt + 1e-3 for f, lt in zip(fused, lit)) and fused[0] < 0.03 \
+            and fused[1] < 0.1
+        check(f'fused vs literal, {name}', ok,
+              f'rel error vs fp32: output {fused[0]:.2e} (literal {lit[0]:.2e}), input grad '
+              f'{fused[1]:.2e} (literal {lit[1]:.2e})')
     xc = x.contiguous(memory_format=torch.channels_last)
     o, gx, _ = run(ours, xc)
     layout = o.is_contiguous(memory_format=torch.channels_last)
     check('channels_last in -> channels_last out', layout and rel(o, o_r) < 1e-5
-          and rel(gx, gx_r) < 1e-4, f'layout kept: {layout}, output {rel(o, o_r):.2e}, '
+          and rel(gx, gx_r) < 1e-5, f'layout kept: {layout}, output {rel(o, o_r):.2e}, '
           f'grad {rel(gx, gx_r):.2e}')
     # double backward: a gradient penalty
     results = []
@@ -105,7 +115,7 @@ def parity_checks(device, size):
         g.pow(2).sum().backward()
         results.append(xi.grad)
     check('double backward (gradient penalty) vs literal', rel(results[1], results[0]) < 1e-4,
-          f'max rel error {rel(results[1], results[0]):.2e}')
+          f'rel error {rel(results[1], results[0]):.2e}')
 
 
 def determinism_check(device, size):
@@ -146,7 +156,7 @@ def compile_check(device, size):
         oc, gxc, gpc = run(torch.compile(m, fullgraph=True), x)
         err = max(rel(oc, o), rel(gxc, gx), max(rel(a, b) for a, b in zip(gpc, gp)))
         check('torch.compile (inductor, fullgraph)', err < 1e-4,
-              f'max rel error vs eager {err:.2e}; compiled in {time.time() - t0:.0f} s')
+              f'rel error vs eager {err:.2e}; compiled in {time.time() - t0:.0f} s')
     except Exception as exc:  # noqa: BLE001
         check('torch.compile (inductor, fullgraph)', False, f'{type(exc).__name__}: '
               + str(exc).splitlines()[0][:120])
@@ -240,8 +250,9 @@ def floor_passes():
 def benchmark(device, shapes, reps):
     impls = {}
     try:
-        from timm.layers import CbamModule
-        impls['timm CbamModule'] = lambda c: CbamModule(c)
+        from timm.layers.cbam import CbamModule
+        impls['timm CbamModule'] = lambda c: CbamModule(c, rd_ratio=1 / 16, spatial_kernel_size=7,
+                                                         mlp_bias=True)
     except ImportError:
         print('timm not installed: no timm reference')
     impls['literal (notebook)'] = lambda c: nb.build_reference('step1.CBAM', channels=c)
