@@ -40,6 +40,11 @@ class TimedStabilityHook(CBAMStabilityHook):
         super().after_train_iter(*args, **kwargs)
         TimedStabilityHook.spent += time.perf_counter() - t
 
+    def _capture_grad_norms(self, *args, **kwargs):  # inside the wrapped optimizer step
+        t = time.perf_counter()
+        super()._capture_grad_norms(*args, **kwargs)
+        TimedStabilityHook.spent += time.perf_counter() - t
+
 
 def run_once(config: str, iters: int, interval: int, with_hook: bool, work_dir: str):
     from mmengine.hooks import Hook
