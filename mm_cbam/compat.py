@@ -26,7 +26,7 @@
    same directory, flush it to disk and rename it over the target (an atomic replace on POSIX
    and Windows): the target is either the old file or the complete new one.
 
-The CPU-distributed launch fix lives in :mod:`mm_cbam.engine.dist` (it is a launch-time concern,
+The CPU-distributed launch fix lives in :mod:`mm_cbam.engine.launch` (a launch-time concern,
 not an import-time patch).
 """
 import os

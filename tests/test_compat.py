@@ -87,7 +87,18 @@ def test_checkpoint_globals_are_only_the_needed_ones():
 
 
 def test_import_registers_everything():
-    from mmengine.registry import HOOKS, MODELS
-    for name in ('CBAM', 'CBAMChannelAttention', 'CBAMSpatialAttention'):
+    from mmengine.registry import HOOKS, LOG_PROCESSORS, MODELS
+    for name in ('CBAM', 'CBAMChannelAttention', 'CBAMSpatialAttention', 'CBAMNeck',
+                 'InsertCBAM'):
         assert MODELS.get(name) is not None, name
-    assert HOOKS is not None
+    for name in ('CBAMStabilityHook', 'CBAMAlphaWarmupHook', 'CBAMVisualizationHook',
+                 'RNGStateHook'):
+        assert HOOKS.get(name) is not None, name
+    assert LOG_PROCESSORS.get('CBAMLogProcessor') is not None
+    assert mm_cbam.AVAILABLE == {'cv2': True, 'mmcv': True, 'mmdet': True, 'mmseg': True}
+    # the plugin backbones: registered when each codebase's registry is first used
+    from mmdet.registry import MODELS as DET
+    from mmseg.registry import MODELS as SEG
+    assert DET.get('PluginResNetV1d').__name__ == 'PluginResNetV1d'
+    assert SEG.get('PluginResNetV1c').__name__ == 'PluginResNetV1c'
+    assert set(mm_cbam.models.REGISTERED) == {'mmdet', 'mmseg'}

@@ -1,6 +1,7 @@
 """tools/study.py: a tiny insert study end to end (report checked against the runs' own logs),
 skipping finished runs, resuming an interrupted one, dry runs for clusters, study-file errors."""
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -32,9 +33,10 @@ SHORT = ['train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=4',
 
 
 def _study_file(tmp_path: Path, text: str = None) -> Path:
+    """The tiny study file; its base_config is relative to it, as in the shipped ones."""
     path = tmp_path / 'tiny.py'
-    path.write_text(text if text is not None else TINY.format(
-        base=str(ROOT / 'configs' / 'mini_faster_rcnn_r18_baseline.py')))
+    base = os.path.relpath(ROOT / 'configs' / 'mini_faster_rcnn_r18_baseline.py', tmp_path)
+    path.write_text(text if text is not None else TINY.format(base=base))
     return path
 
 
@@ -112,6 +114,9 @@ def test_tiny_study_runs_and_reports_the_logged_numbers(tiny_study):
     # every variant run started from the pretrained baseline with only CBAM keys missing
     log = (runs['classic', 0] / 'study.log').read_text()
     assert 'load_from=' in log and 'pretrain/epoch_1.pth' in log
+    # the generated variant config inherits the base config by an absolute path
+    text = (root / 'configs' / 'classic.py').read_text()
+    assert f"_base_ = '{ROOT / 'configs' / 'mini_faster_rcnn_r18_baseline.py'}'" in text
 
 
 def test_rerun_skips_finished_runs_and_rewrites_the_report(tiny_study, capsys):

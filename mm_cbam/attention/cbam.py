@@ -63,8 +63,9 @@ class CBAM(AttentionBase):
         init_cfg: mmengine initialisation config.
 
     The official CBAM (Woo et al., Jongchan/attention-module) is
-    ``CBAM(C, sa_norm_cfg=dict(type='BN', eps=1e-5, momentum=0.01), sa_norm_zero_init=True)``
-    with its spatial descriptor order converted by ``tools/model_converters/cbam_official.py``.
+    ``CBAM(C, min_hidden=1, sa_norm_cfg=dict(type='BN', eps=1e-5, momentum=0.01),
+    sa_norm_zero_init=True)`` (:data:`mm_cbam.converters.OFFICIAL_CBAM`), its weights converted
+    -- the spatial descriptor order included -- by ``tools/model_converters/cbam_official.py``.
     """
     _abbr_ = 'cbam'
     MAP_NAMES = ('ca', 'sa', 'fusion_w', 'router_w')

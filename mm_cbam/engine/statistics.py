@@ -21,6 +21,13 @@ def _parts(module):
     raise TypeError(f'not an mm_cbam attention module: {type(module).__name__}')
 
 
+def saturation(stats: Dict[str, float]) -> float:
+    """The larger of the channel and spatial mask saturation (fraction of values below 0.05 or
+    above 0.95) in a module's statistics; 0 if no mask was recorded."""
+    return max((stats.get(f'{m}_sat_lo', 0.0) + stats.get(f'{m}_sat_hi', 0.0)
+                for m in ('ca', 'sa')), default=0.0)
+
+
 def _mask_stats(prefix: str, mask: Tensor, out: Dict[str, Tensor]):
     m = mask.float()
     out[f'{prefix}_mean'] = m.mean()

@@ -101,11 +101,12 @@ class Durations:
         among ``jobs``)."""
         if not left:
             return '0 s'
-        if not self.values:
-            return 'after the first run'
         runs = [v for k, v in self.values.items() if k != 'pretrain']
-        per_run = sum(runs) / len(runs) if runs else next(iter(self.values.values()))
-        pretrain = sum(self.values.get('pretrain', per_run) for r in left if r.key == 'pretrain')
+        if not runs:
+            return 'known after the first variant run'
+        per_run = sum(runs) / len(runs)
+        pretrain = sum(self.values.get('pretrain', 5 * per_run) for r in left
+                       if r.key == 'pretrain')
         rest = sum(per_run for r in left if r.key != 'pretrain')
         return _fmt_duration(pretrain + rest / max(1, jobs))
 

@@ -27,6 +27,8 @@ from glob import glob
 from statistics import median
 from typing import Dict, List, Optional, Tuple
 
+from ..engine.statistics import saturation
+
 STAT_RE = re.compile(r'^cbam/(?P<layer>.+)/(?P<stat>[^/]+)$')
 CURVE_STATS = ('alpha', 'ca_T', 'sa_T', 'router_entropy', 'fusion_avg', 'saturation')
 
@@ -113,10 +115,8 @@ def curves(train: Dict[int, dict]) -> Dict[str, Dict[str, List[Tuple[int, float]
             for stat in CURVE_STATS[:-1]:
                 if stat in stats:
                     acc[(stat, stage)].append(stats[stat])
-            sat = [stats.get(f'{m}_sat_lo', 0.0) + stats.get(f'{m}_sat_hi', 0.0)
-                   for m in ('ca', 'sa') if f'{m}_sat_lo' in stats]
-            if sat:
-                acc[('saturation', stage)].append(max(sat))
+            if 'ca_sat_lo' in stats or 'sa_sat_lo' in stats:
+                acc[('saturation', stage)].append(saturation(stats))
         for (stat, stage), values in acc.items():
             out[stat][stage].append((it, sum(values) / len(values)))
     return out

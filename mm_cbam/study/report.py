@@ -151,6 +151,14 @@ def plots(study: Study, data: Dict[str, Dict[int, dict]], out_dir: str) -> List[
     written, window = [], study.measure['recovery_window']
     colors = {name: plt.cm.tab10(i % 10) for i, name in enumerate(data)}
 
+    def save(fig, ax, name):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        written.append(osp.join(out_dir, name))
+        fig.savefig(written[-1], dpi=110)
+        plt.close(fig)
+
     def seed_band(series_per_seed):
         its = sorted(set.intersection(*[set(s) for s in series_per_seed]))
         rows = [[s[i] for i in its] for s in series_per_seed]
@@ -168,12 +176,7 @@ def plots(study: Study, data: Dict[str, Dict[int, dict]], out_dir: str) -> List[
         ax.fill_between(its, lo, hi, color=colors[name], alpha=0.15)
     ax.set(xlabel='iteration', ylabel=f'loss (running mean of {window})',
            title=f'{study.name}: training loss, mean and range over {len(study.seeds)} seed(s)')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    written.append(osp.join(out_dir, 'loss.png'))
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    save(fig, ax, 'loss.png')
 
     ref = data.get(study.reference, {})
     if study.scenario == 'insert' and ref:
@@ -195,12 +198,7 @@ def plots(study: Study, data: Dict[str, Dict[int, dict]], out_dir: str) -> List[
         ax.axhline(100 * study.measure['recovery_tol'], color='k', linestyle='--', linewidth=0.8)
         ax.set(xlabel='iteration', ylabel=f'loss vs {study.reference} (%)',
                title='shock and recovery after inserting attention (dashed: tolerance)')
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
-        fig.tight_layout()
-        written.append(osp.join(out_dir, 'shock.png'))
-        fig.savefig(written[-1], dpi=110)
-        plt.close(fig)
+        save(fig, ax, 'shock.png')
 
     for stat in CURVE_STATS:
         stages = sorted({st for seeds in data.values() for m in seeds.values()

@@ -8,7 +8,7 @@ from mmengine.dist import all_reduce, get_dist_info
 from mmengine.hooks import Hook, LoggerHook
 from mmengine.registry import HOOKS
 
-from ..statistics import module_statistics
+from ..statistics import module_statistics, saturation
 from .utils import runner_attention_modules
 
 
@@ -170,8 +170,7 @@ class CBAMStabilityHook(Hook):
     def _summary(self) -> Dict[str, float]:
         """Aggregates over all modules of the last logged statistics."""
         stats = list(self.last_stats.values())
-        summary = {'sat_max': max((max(s.get(f'{m}_sat_lo', 0.0) + s.get(f'{m}_sat_hi', 0.0)
-                                       for m in ('ca', 'sa')) for s in stats), default=0.0)}
+        summary = {'sat_max': max((saturation(s) for s in stats), default=0.0)}
         alphas = [s['alpha'] for s in stats if 'alpha' in s]
         if alphas:
             summary['alpha_min'], summary['alpha_max'] = min(alphas), max(alphas)
@@ -192,12 +191,11 @@ class CBAMStabilityHook(Hook):
                                                 if k != 'gnorm'):
             found.append(f'{name}: non-finite values (NaN/Inf) in its parameters, masks or '
                          'output')
-        saturation = max((stats.get(f'{m}_sat_lo', 0.0) + stats.get(f'{m}_sat_hi', 0.0)
-                          for m in ('ca', 'sa')), default=0.0)
-        if saturation > self.collapse_threshold:
+        saturated = saturation(stats)
+        if saturated > self.collapse_threshold:
             self._collapsed[name] += 1
             if self._collapsed[name] >= self.collapse_patience:
-                found.append(f'{name}: attention mask collapsed ({saturation:.1%} of mask values '
+                found.append(f'{name}: attention mask collapsed ({saturated:.1%} of mask values '
                              f'below 0.05 or above 0.95 for {self._collapsed[name]} consecutive '
                              'logs)')
         else:
