@@ -49,5 +49,6 @@ default_hooks = dict(logger=dict(type='LoggerHook', interval=10, log_metric_by_e
                      checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100,
                                      max_keep_ckpts=2))
 log_processor = dict(window_size=10)
-# seeded: the demo's numbers are reproducible; add randomness.deterministic=True for bit-exact resumes
+# seeded: the demo's numbers are reproducible; add randomness.deterministic=True for
+# bit-exact resumes
 randomness = dict(seed=0)

@@ -65,5 +65,6 @@ auto_scale_lr = dict(enable=False, base_batch_size=8)
 default_hooks = dict(logger=dict(type='LoggerHook', interval=10),
                      checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
 log_processor = dict(window_size=10)
-# seeded: the demo's numbers are reproducible; add randomness.deterministic=True for bit-exact resumes
+# seeded: the demo's numbers are reproducible; add randomness.deterministic=True for
+# bit-exact resumes
 randomness = dict(seed=0)

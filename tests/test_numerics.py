@@ -92,8 +92,8 @@ def test_bfloat16_autocast_error_is_that_of_the_literal_composition():
     for name, module in (('literal', ref), ('fused', ours)):
         out32, gx32, _ = _grads(module, x)
         with torch.autocast('cpu', dtype=torch.bfloat16):  # input in bf16, as after a conv
-            out16, gx16, _ = _grads(module, x.bfloat16(), out_fn=lambda o: (o.float() * torch.linspace(
-                -1, 1, o.numel()).view_as(o)).sum())
+            out16, gx16, _ = _grads(module, x.bfloat16(), out_fn=lambda o: (
+                o.float() * torch.linspace(-1, 1, o.numel()).view_as(o)).sum())
         assert out16.dtype == torch.bfloat16
         errors[name] = (_rel(out16, out32), _rel(gx16, gx32))
     (lit_out, lit_grad), (out_err, grad_err) = errors['literal'], errors['fused']

@@ -51,7 +51,8 @@ except ImportError as exc:
     error = str(exc)
 from mm_cbam.models import PACKAGES
 print(json.dumps(dict(available=mm_cbam.AVAILABLE, packages=PACKAGES, loss=float(total),
-                      cbam=len(list(attention_modules(model))), backbone=type(model.backbone).__name__,
+                      cbam=len(list(attention_modules(model))),
+                      backbone=type(model.backbone).__name__,
                       other_error=error)))
 '''
 

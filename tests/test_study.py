@@ -21,7 +21,8 @@ placement = dict(backbone=dict(type='PluginResNet', stages=(False, False, True, 
 variants = dict(baseline=dict(), classic=dict(cbam=dict(type='CBAM')))
 pretrain = dict(seed=0, test=False, cfg_options={{'train_cfg.max_epochs': 1}})
 run = dict(cfg_options={{
-    'val_dataloader': None, 'val_cfg': None, 'val_evaluator': None, 'train_cfg.max_epochs': 2, 'param_scheduler.0.start_factor': 1.0,
+    'val_dataloader': None, 'val_cfg': None, 'val_evaluator': None, 'train_cfg.max_epochs': 2,
+    'param_scheduler.0.start_factor': 1.0,
     'default_hooks.logger.interval': 1, 'log_processor.window_size': 1}})
 measure = dict(shock_iters=2, recovery_tol=0.05, recovery_window=2, spike_factor=1.5,
                spike_window=3)
@@ -173,6 +174,17 @@ def test_coco_dry_run_prints_one_command_per_run(tmp_path, capsys, launcher, exp
     assert not list((tmp_path / 'coco_faster_rcnn_r50').glob('*/seed*'))  # nothing ran
 
 
+def test_dry_run_follow_up_keeps_the_run_selection(tmp_path, capsys):
+    out = _study_in_process(capsys, ROOT / 'configs/studies/coco_faster_rcnn_r50.py', '--dry-run',
+                            '--work-root', tmp_path, '--seeds', '2', '--only', 'classic',
+                            '--lr-mult', '4')
+    assert len([x for x in out.splitlines() if x.startswith('python tools/train.py')]) == 4
+    assert f'{tmp_path}/coco_faster_rcnn_r50-lr4/classic/seed1' in out
+    assert out.rstrip().splitlines()[-1] == (
+        f'# then: python tools/study.py {ROOT}/configs/studies/coco_faster_rcnn_r50.py '
+        f'--report-only --work-root {tmp_path} --seeds 2 --lr-mult 4 --only classic')
+
+
 BAD = [
     (lambda t: t.replace("classic=dict(cbam=", "classic=dict(cbmm="), {},
      "variant 'classic': unknown key(s) ['cbmm']"),
@@ -207,3 +219,16 @@ def test_the_tool_fails_before_anything_runs(tmp_path):
     assert proc.returncode == 2 and 'ERROR: base_config not found: nowhere.py' in proc.stderr
     assert 'Traceback' not in proc.stderr
     assert not (tmp_path / 'studies').exists()
+
+
+@pytest.mark.parametrize('line,expected', [
+    ('2026/11/29 10:31:31 - mmengine - INFO - Epoch(train)  [1][ 5/50]  lr: 4.0000e-03  '
+     'eta: 0:00:25  time: 1.3985  loss: 0.6210  loss_cls: 0.2', 'Epoch(train) [1][ 5/50] eta '
+     '0:00:25 loss 0.6210'),
+    ('11/29 10:49:21 - mmengine - INFO - Iter(train) [ 40/150]  lr: 1.0000e-02  eta: 0:03:15  '
+     'time: 1.7065  loss: 2.0341  decode.loss_ce: 1.3', 'Iter(train) [ 40/150] eta 0:03:15 loss '
+     '2.0341'),
+])
+def test_progress_lines_show_the_position_eta_and_loss(line, expected):
+    from mm_cbam.study.execute import _progress_text
+    assert _progress_text(line) == expected

@@ -56,6 +56,14 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def _selection(args) -> str:
+    """The options that choose the study directory and its runs, for the printed follow-ups."""
+    out = f' --work-root {args.work_root}' if args.work_root != 'work_dirs/studies' else ''
+    out += f' --seeds {args.seeds}' if args.seeds else ''
+    out += f' --lr-mult {args.lr_mult:g}' if args.lr_mult else ''
+    return out + (' --only ' + ' '.join(args.only) if args.only else '')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     for name in ('gpus', 'jobs'):
@@ -78,8 +86,7 @@ def main(argv=None) -> int:
                   + ('' if cmds else ' (finished)'))
             for command in cmds:
                 print(shell_line(command))
-        print(f'# then: python tools/study.py {args.study} --report-only'
-              + (f' --work-root {args.work_root}' if args.work_root != 'work_dirs/studies' else ''))
+        print(f'# then: python tools/study.py {args.study} --report-only' + _selection(args))
         return 0
     execute(runs, study.work_dir, args.launcher, args.gpus, args.partition, args.jobs)
     print(f'report written: {write_report(study, runs)}')

@@ -1,4 +1,4 @@
-# Stability study on the embedded mini COCO set (CPU, about 37 minutes on 2 cores):
+# Stability study on the embedded mini COCO set (CPU, about 35 minutes on 2 cores):
 #   python tools/study.py configs/studies/mini_det.py
 # A plain mini Faster R-CNN R18 is trained with the mini config's own schedule (12 epochs,
 # batch 8, lr 0.04 decayed at epochs 9 and 11), then every variant is inserted into it and

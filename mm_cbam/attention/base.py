@@ -56,16 +56,6 @@ def names_tuple(name: str, value, allowed, what: str = 'name') -> Tuple[str, ...
     return out
 
 
-def make_act(name: str) -> nn.Module:
-    """Activation layer factory: ``'relu'`` or ``'silu'``."""
-    return ACTIVATIONS[choice('act', name, ACTIVATIONS)](inplace=True)
-
-
-def get_gate(name: str):
-    """Gate function factory: ``'sigmoid'`` or ``'hardsigmoid'``."""
-    return GATES[choice('gate', name, GATES)]
-
-
 def inverse_softplus(value: float) -> float:
     """``t`` such that ``softplus(t) == value`` (numerically stable for large values)."""
     return value + math.log(-math.expm1(-value))

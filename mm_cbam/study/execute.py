@@ -11,6 +11,7 @@ comparable), and concurrent ``--launcher pytorch`` runs get different ``PORT`` v
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import threading
@@ -38,10 +39,11 @@ def _fmt_duration(seconds: float) -> str:
 
 
 def _progress_text(line: str) -> str:
-    """``... - mmengine - INFO - Epoch(train) [2][10/40] lr: ... loss: 0.81 ...`` ->
+    """``... - mmengine - INFO - Epoch(train)  [2][10/40]  lr: ...  loss: 0.8100  ...`` ->
     ``Epoch(train) [2][10/40] eta 0:01:10 loss 0.8100``."""
     text = line.split(' - INFO - ', 1)[-1].strip()
-    head = text.split('  ', 1)[0]
+    m = re.match(r'\S+\(\w+\)\s*(?:\[[^\]]*\])+', text)  # 'Epoch(train)  [4][40/40]'
+    head = ' '.join(m.group(0).split()) if m else text.split('  ', 1)[0]
     items = dict(p.split(': ', 1) for p in text.split('  ') if ': ' in p)
     out = head
     if 'eta' in items:

@@ -131,7 +131,7 @@ def table(study: Study, data: Dict[str, Dict[int, dict]]) -> List[str]:
             f'{w - ref_w:+,d} ({(w - ref_w) / ref_w:+.2%})' if name != study.reference else
             f'{w:,d} (total)')
         lines.append(f'| {name} | {len(runs)} | {metric} | {delta} | {shock} | {recovery} | '
-                     f'{spikes} | {alarms} | {"-" if gpeak is None else f"{gpeak:.3g}"} | {t} | '
+                     f'{spikes} | {alarms} | {"-" if gpeak is None else f"{gpeak:#.3g}"} | {t} | '
                      f'{added} |')
     return lines
 
@@ -255,9 +255,10 @@ def write_report(study: Study, runs: List[Run]) -> str:
         f"Recovery: first iteration whose running mean loss (window {m['recovery_window']}) is "
         f"within {m['recovery_tol']:.0%} of `{study.reference}`'s (per seed). Loss spikes: "
         f"loss > {m['spike_factor']}x the median of the previous {m['spike_window']} logged "
-        'losses. Alarms: CBAMStabilityHook alarms. Grad-norm peak: largest total gradient norm '
-        'logged (before clipping). Time / iter: median per run (a shared machine: differences '
-        'of a few % are noise). Added weights: entries of the final state_dict.', '',
+        'losses. Alarms: CBAMStabilityHook alarms, all seeds together. Grad-norm peak: largest '
+        'total gradient norm logged (before clipping). Time / iter: median per run (a shared '
+        'machine: differences of a few % are noise). Added weights: entries of the final '
+        'state_dict.', '',
         '## What the seeds support', ''] + (verdicts(study, data) or ['- no finished runs']) + [
         '', '## Plots', ''] + [f'![{osp.basename(p)}](report/{osp.basename(p)})' for p in images]
     lines += ['', '## Runs', '', '| run | status | iterations | final loss | metric |',

@@ -256,7 +256,9 @@ def benchmark(device, shapes, reps):
     except ImportError:
         print('timm not installed: no timm reference')
     impls['literal (notebook)'] = lambda c: nb.build_reference('step1.CBAM', channels=c)
-    impls['mm_cbam fused'] = lambda c: CBAM(c)
+    # the classic CBAM (the function timm computes), with the literal module's weights
+    impls['mm_cbam fused'] = lambda c: nb.from_notebook(
+        'step1.CBAM', nb.build_reference('step1.CBAM', channels=c).state_dict(), channels=c)
     dtype = torch.bfloat16
     bandwidth = copy_bandwidth(device, dtype)
     print(f'copy bandwidth: {bandwidth / 1e9:.0f} GB/s')
@@ -297,6 +299,7 @@ def main(argv=None) -> int:
     parser.add_argument('--out', help='write the results as JSON')
     args = parser.parse_args(argv)
     device, started = args.device, time.time()
+    torch.manual_seed(0)  # the same inputs on every run
     torch.backends.cuda.matmul.allow_tf32 = False  # exact comparisons in fp32
     torch.backends.cudnn.allow_tf32 = False
     name = torch.cuda.get_device_name() if device == 'cuda' else 'CPU'
