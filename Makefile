@@ -1,5 +1,5 @@
 # mm_cbam: every target first runs tools/setup_env.py (idempotent: seconds once the
-# environment exists; about 15 minutes on a fresh 2-core machine, mostly the mmcv ops build,
+# environment exists; 15-40 minutes on a fresh 2-core machine, mostly the mmcv ops build,
 # which is cached in ~/.cache/mm_cbam for later runs).
 PYTHON_BOOT ?= python3
 VENV ?= .venv

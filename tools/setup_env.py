@@ -22,7 +22,8 @@ Steps (each is skipped when already satisfied, so a second run takes seconds):
    by the one the installed torch needs (:func:`cxx_standard`). CUDA ops are built with
    ``FORCE_CUDA=1`` or when a GPU and nvcc are present. The wheel is cached under
    ``$MM_CBAM_CACHE_DIR`` (default ``~/.cache/mm_cbam``), keyed by :func:`wheel_cache_key`, so the
-   build (about 13 minutes on 2 CPU cores) happens once per machine and torch/CUDA combination;
+   build (13-36 minutes on 2 CPU cores, depending on the machine) happens once per machine and
+   torch/CUDA combination;
 5. mm_cbam in editable mode with its pinned dependencies (setup.cfg): extras ``all`` (mmdet and
    mmsegmentation) or, with ``--only mmdet|mmseg``, one codebase, as OpenMMLab users install;
 6. verification: ``mmcv.ops.nms`` and ``RoIAlign`` on tiny tensors, mmdet / mmseg / mm_cbam
@@ -282,7 +283,7 @@ def cache_dir() -> Path:
 def build_mmcv_wheel(python: Path, info: dict, build_cuda: bool, dest: Path) -> Path:
     std = cxx_standard(info['torch']['version'], info['torch'].get('header', ''))
     log(f'building mmcv {MMCV_VERSION} with {"CUDA" if build_cuda else "CPU"} ops, -std={std} '
-        '(about 13 minutes on 2 cores; done once per machine, then cached)')
+        '(13-36 minutes measured on 2 cores; done once per machine, then cached)')
     with tempfile.TemporaryDirectory(prefix='mmcv-build-') as tmp:
         tmp = Path(tmp)
         pip(python, 'download', '-q', '--no-deps', '--no-binary', ':all:', '--no-build-isolation',
