@@ -13,6 +13,7 @@ median forward+backward time of each and their ratio (this checkout / the other)
 "no regression" figure in docs/benchmarks.md.
 """
 import argparse
+import atexit
 import importlib
 import os.path as osp
 import shutil
@@ -33,6 +34,7 @@ def import_other(checkout: str):
     if not osp.isdir(src):
         raise SystemExit(f'checkout: {src} does not exist (give the root of an mm_cbam checkout)')
     parent = tempfile.mkdtemp(prefix='mm_cbam_other_')
+    atexit.register(shutil.rmtree, parent, True)
     shutil.copytree(src, osp.join(parent, 'other_attention'))
     sys.path.insert(0, parent)
     from mmengine.registry import MODELS  # both register the same names: let the copy overwrite
