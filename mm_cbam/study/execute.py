@@ -11,6 +11,7 @@ comparable), and concurrent ``--launcher pytorch`` runs get different ``PORT`` v
 import json
 import os
 import os.path as osp
+import queue
 import re
 import subprocess
 import sys
@@ -167,13 +168,16 @@ def execute(runs: List[Run], work_dir: str, launcher: str = 'none', gpus: int = 
         one(run)
     if not failures:
         rest = [r for r in todo if r.key != 'pretrain']
-        slots = threading.local()
-        counter = iter(range(10**6))
+        slots: queue.Queue = queue.Queue()  # slot k: the k-th concurrent run (its PORT)
+        for slot in range(max(1, jobs)):
+            slots.put(slot)
 
         def worker(run):
-            if not hasattr(slots, 'slot'):
-                slots.slot = next(counter)
-            one(run, slots.slot)
+            slot = slots.get()
+            try:
+                one(run, slot)
+            finally:
+                slots.put(slot)
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             list(pool.map(worker, rest))
