@@ -137,7 +137,8 @@ def test_plain_resnet18_checkpoint_loads_with_only_cbam_keys_missing(scope):
 
 def test_basicblock_rejects_after_conv3_and_keeps_zero_init():
     MODELS = _det_models()
-    with pytest.raises(ValueError, match="'after_conv1', 'after_conv2'.*got 'after_conv3'"):
+    with pytest.raises(ValueError, match="position='after_conv3' is not supported here; allowed "
+                       "values: \\('after_conv1', 'after_conv2'\\)"):
         MODELS.build(dict(type='PluginResNet', depth=18, plugins=PLUGIN))
     model = MODELS.build(dict(type='PluginResNet', depth=18, plugins=[
         dict(cfg=dict(type='CBAM'), stages=(True, ) * 4, position='after_conv2')

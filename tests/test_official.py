@@ -37,7 +37,6 @@ def _convert(src: Path, dst: Path, *extra):
     return code, out.getvalue(), err.getvalue()
 
 
-
 def _max_rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).abs().max() / b.abs().max()).item()
 

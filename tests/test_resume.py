@@ -14,6 +14,7 @@ import torch
 
 from conftest import DET_CONFIG, DET_OPTS, ROOT, SEG_CONFIG, SEG_OPTS, run_tool
 
+
 def losses_by_run(work: Path):
     """``[{iter: loss}, ...]`` per run directory (timestamp) of a work dir, oldest first."""
     runs = []
@@ -157,7 +158,7 @@ def test_truncated_last_checkpoint_falls_back_to_the_previous_one(det_reference,
     proc = run_tool('tools/train.py', DET_CONFIG, '--work-dir', work, '--resume',
                     '--cfg-options', *DET_OPTS)
     text = proc.stdout + proc.stderr
-    assert 'skipped unreadable checkpoint' in text and 'epoch_2.pth (truncated' in text
+    assert 'skipped unusable checkpoint' in text and 'epoch_2.pth (truncated' in text
     assert f'resuming from {work / "epoch_1.pth"}' in text
     assert_same_losses(losses_by_run(work)[-1], reference, 7, 18)
 

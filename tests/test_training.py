@@ -134,7 +134,8 @@ def test_missing_real_dataset_fails_before_training(tmp_path):
 
 
 def test_missing_mini_dataset_names_the_generator(tmp_path):
-    from mm_cbam.engine.launch import check_data_paths, prepare_config
+    from mm_cbam.engine.data_checks import check_data_paths
+    from mm_cbam.engine.launch import prepare_config
     cfg = prepare_config(str(SEG_CONFIG), cfg_options={
         'train_dataloader.dataset.data_root': str(tmp_path / 'mini_cityscapes')})
     with pytest.raises(FileNotFoundError) as info:
@@ -145,7 +146,8 @@ def test_missing_mini_dataset_names_the_generator(tmp_path):
 
 
 def test_cityscapes_hint(tmp_path):
-    from mm_cbam.engine.launch import check_data_paths, prepare_config
+    from mm_cbam.engine.data_checks import check_data_paths
+    from mm_cbam.engine.launch import prepare_config
     cfg = prepare_config(str(ROOT / 'configs' / 'pspnet_r50_40k_cityscapes_cbam.py'))
     if (ROOT / 'data' / 'cityscapes').exists():
         pytest.skip('a real Cityscapes copy is present')

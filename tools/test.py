@@ -17,9 +17,11 @@ import os.path as osp
 import sys
 
 import mm_cbam  # noqa: F401
-from mm_cbam.engine.checkpoints import DataFileError, explain_data_error
-from mm_cbam.engine.launch import (add_common_args, build_runner, check_data_paths,
-                                   prepare_config, setup_cpu_distributed)
+from mm_cbam.checkpoint import CheckpointLoadError
+from mm_cbam.engine.data_checks import DataFileError, check_data_paths, explain_data_error
+from mm_cbam.engine.launch import (add_common_args, build_runner, prepare_config,
+                                   setup_cpu_distributed)
+from mm_cbam.models.checks import ConfigCheckError
 from mm_cbam.optional import MissingPackageError
 
 
@@ -91,6 +93,7 @@ def main(argv=None) -> dict:
 if __name__ == '__main__':
     try:
         main()
-    except (FileNotFoundError, DataFileError, MissingPackageError) as exc:
+    except (FileNotFoundError, DataFileError, MissingPackageError, CheckpointLoadError,
+            ConfigCheckError) as exc:
         print(f'ERROR: {exc}', file=sys.stderr)
         sys.exit(2)

@@ -18,11 +18,14 @@ import os
 import sys
 
 import mm_cbam  # noqa: F401  (registration and compatibility fixes, before mmengine is used)
-from mm_cbam.engine.checkpoints import (CheckpointError, DataFileError, checkpoint_problem,
-                                        explain_data_error, resolve_resume)
-from mm_cbam.engine.launch import (add_common_args, build_runner, check_data_paths,
-                                   check_init_checkpoints, prepare_config,
-                                   setup_cpu_distributed)
+from mm_cbam.checkpoint import CheckpointLoadError
+from mm_cbam.checkpoint.integrity import CheckpointError, checkpoint_problem, resolve_resume
+from mm_cbam.engine.data_checks import (DataFileError, check_annotations, check_data_paths,
+                                        explain_data_error)
+from mm_cbam.engine.hooks import AttentionInstabilityError, NonFiniteLossError
+from mm_cbam.engine.launch import (add_common_args, add_training_guards, build_runner,
+                                   check_init_checkpoints, prepare_config, setup_cpu_distributed)
+from mm_cbam.models.checks import ConfigCheckError
 from mm_cbam.optional import MissingPackageError
 
 
@@ -68,7 +71,9 @@ def main(argv=None) -> int:
                                   f'{problem}')
         cfg.resume = True
         cfg.load_from = args.resume
+    add_training_guards(cfg)
     check_data_paths(cfg, ('train_dataloader', 'val_dataloader'))
+    check_annotations(cfg)
     check_init_checkpoints(cfg)  # mmengine initialises the weights before any load_from/resume
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
@@ -85,7 +90,11 @@ def main(argv=None) -> int:
 if __name__ == '__main__':
     try:
         sys.exit(main())
-    except (FileNotFoundError, DataFileError, CheckpointError, MissingPackageError) as exc:
+    except (FileNotFoundError, DataFileError, CheckpointError, MissingPackageError,
+            CheckpointLoadError, ConfigCheckError) as exc:
         # missing or unreadable data / checkpoint: a message, not a traceback
         print(f'ERROR: {exc}', file=sys.stderr)
         sys.exit(2)
+    except (AttentionInstabilityError, NonFiniteLossError) as exc:
+        print(f'STOPPED: {exc}', file=sys.stderr)  # a guard stopped training on purpose
+        sys.exit(3)

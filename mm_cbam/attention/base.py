@@ -6,7 +6,7 @@ use need nothing else.
 """
 import contextlib
 import math
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -14,46 +14,10 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from ..validation import names_tuple, positive_float, strict_bool
+
 ACTIVATIONS = {'relu': nn.ReLU, 'silu': nn.SiLU}
 GATES = {'sigmoid': torch.sigmoid, 'hardsigmoid': F.hardsigmoid}
-
-
-def choice(name: str, value, allowed) -> str:
-    """``value`` (case-insensitive for strings) if it is one of ``allowed``, else a ValueError
-    naming the argument and the allowed values."""
-    key = value.lower() if isinstance(value, str) else value
-    if key not in allowed:
-        allowed_str = ', '.join(repr(a) for a in allowed)
-        raise ValueError(f'{name}={value!r} is not supported; allowed values: {allowed_str}')
-    return key
-
-
-def positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}')
-    return value
-
-
-def positive_float(name: str, value) -> float:
-    try:
-        value_f = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f'{name} must be a positive number, got {value!r}') from None
-    if not value_f > 0 or not math.isfinite(value_f):
-        raise ValueError(f'{name} must be a positive finite number, got {value!r}')
-    return value_f
-
-
-def names_tuple(name: str, value, allowed, what: str = 'name') -> Tuple[str, ...]:
-    """A non-empty sequence of distinct names from ``allowed`` (a single string is accepted)."""
-    values = (value, ) if isinstance(value, str) else value
-    if not isinstance(values, (list, tuple)) or not values:
-        raise ValueError(f'{name} must be a non-empty sequence of {what}s from '
-                         f'{tuple(allowed)}, got {value!r}')
-    out = tuple(choice(f'every {what} in {name}', v, allowed) for v in values)
-    if len(set(out)) != len(out):
-        raise ValueError(f'{name}={value!r} repeats a {what}')
-    return out
 
 
 def inverse_softplus(value: float) -> float:
@@ -72,7 +36,7 @@ class Temperature(nn.Module):
                  name: str = 'temperature'):
         super().__init__()
         init = positive_float(name, init)
-        self.learnable = bool(learnable)
+        self.learnable = strict_bool('learnable_temperature', learnable)
         self.eps = float(eps)
         if self.learnable:
             if init <= self.eps:
@@ -189,11 +153,3 @@ def record_attention(model: nn.Module, enabled: bool = True):
             m.recording = prev
             if not prev:
                 m.last_maps = None
-
-
-def as_int_tuple(name: str, value: Sequence) -> Tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, )
-    if isinstance(value, (list, tuple)) and len(value) > 0:
-        return tuple(value)
-    raise ValueError(f'{name} must be an int or a non-empty sequence of ints, got {value!r}')

@@ -25,14 +25,15 @@ Attention maps are exposed two ways:
   ``out_finite``, a 0-d bool tensor). Recording is off by default and costs nothing when off; the
   stability hooks turn it on only for the iterations they log.
 """
-import math
+import warnings
 from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .base import AttentionBase, positive_int
+from ..validation import finite_float, positive_int, strict_bool
+from .base import AttentionBase
 from .channel import ChannelAttention
 from .functional import cbam
 from .spatial import SpatialAttention
@@ -92,14 +93,10 @@ class CBAM(AttentionBase):
             norm_zero_init=sa_norm_zero_init, temperature=sa_temperature,
             learnable_temperature=learnable_temperature, eps=eps, router_hidden=sa_router_hidden,
             router_bias=sa_router_bias, arg_prefix='sa_')
-        self.residual = bool(residual)
+        self.residual = strict_bool('residual', residual)
+        learnable_alpha = strict_bool('learnable_alpha', learnable_alpha)
+        alpha = finite_float('alpha_init', alpha_init)
         if self.residual:
-            try:
-                alpha = float(alpha_init)
-            except (TypeError, ValueError):
-                raise ValueError(f'alpha_init must be a number, got {alpha_init!r}') from None
-            if not math.isfinite(alpha):
-                raise ValueError(f'alpha_init must be finite, got {alpha_init!r}')
             if learnable_alpha:
                 self.alpha = nn.Parameter(torch.tensor(alpha))
             else:
@@ -107,6 +104,8 @@ class CBAM(AttentionBase):
         else:
             if learnable_alpha:
                 raise ValueError('learnable_alpha=True requires residual=True')
+            if alpha != 1.0:
+                warnings.warn(f'alpha_init={alpha_init!r} has no effect without residual=True')
             self.alpha = None
         self.return_maps = return_maps
 

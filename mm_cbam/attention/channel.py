@@ -5,8 +5,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .base import (ACTIVATIONS, GATES, AttentionBase, Temperature, choice, names_tuple,
-                   positive_int)
+from ..validation import choice, names_tuple, positive_int, strict_bool
+from .base import ACTIVATIONS, GATES, AttentionBase, Temperature
 
 FUSIONS = ('sum', 'softmax')
 POOLS = ('avg', 'max', 'lp', 'lse')
@@ -73,6 +73,7 @@ class ChannelAttention(AttentionBase):
         self.gate_name = choice(f'{arg_prefix}gate', gate, GATES)
         self.fusion = choice(f'{arg_prefix}fusion', fusion, FUSIONS)
         self.pool = names_tuple(f'{arg_prefix}pool', pool, POOLS, 'pool type')
+        bias = strict_bool(f'{arg_prefix}bias', bias)
         self.fc1 = nn.Linear(in_channels, hidden, bias=bias)
         self.act = ACTIVATIONS[self.act_name](inplace=True)
         self.fc2 = nn.Linear(hidden, in_channels, bias=bias)

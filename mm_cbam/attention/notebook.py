@@ -392,7 +392,6 @@ def _fmt(value) -> str:
     return f'({items},)' if len(value) == 1 else f'({items})'
 
 
-
 def parity_table_markdown() -> str:
     """The mapping table of ``docs/notebook_parity.md`` (generated, so it cannot drift)."""
     lines = ['| # | notebook class (cell) | notebook arguments (defaults) | mm_cbam config at '

@@ -1,12 +1,14 @@
 """Spatial attention over ``[mean_c(x), max_c(x)]``: classic (one convolution) or dynamic
 (several convolutions mixed per sample by a router)."""
+import warnings
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .base import GATES, AttentionBase, Temperature, as_int_tuple, choice, positive_int
+from ..validation import as_int_tuple, choice, positive_int, strict_bool
+from .base import GATES, AttentionBase, Temperature
 
 # Normalisation layers for the (one-channel) convolution output: mmcv's names, torch classes
 # (mm_cbam.attention needs no mmcv).
@@ -90,6 +92,9 @@ class SpatialAttention(AttentionBase):
         ks = []
         for k in kernels:
             k = positive_int(f'every kernel size in {pre}kernels', k)
+            if k % 2 == 0:  # the notebook's rule: an odd size keeps the map's size
+                warnings.warn(f'{pre}kernels: even kernel size {k} is used as {k + 1} (odd '
+                              'sizes keep the spatial size)')
             ks.append(k + 1 if k % 2 == 0 else k)
         for d in dilations:
             positive_int(f'every dilation in {pre}dilations', d)
@@ -99,7 +104,8 @@ class SpatialAttention(AttentionBase):
         self.gate_name = choice(f'{pre}gate', gate, GATES)
         self.gate = GATES[self.gate_name]
         self.branches = nn.ModuleList(
-            nn.Conv2d(2, 1, k, padding=d * (k - 1) // 2, dilation=d, bias=bias)
+            nn.Conv2d(2, 1, k, padding=d * (k - 1) // 2, dilation=d,
+                      bias=strict_bool(f'{pre}bias', bias))
             for k, d in zip(self.kernels, self.dilations))
         if self.dynamic:
             router_hidden = positive_int(f'{pre}router_hidden', router_hidden)
@@ -109,9 +115,9 @@ class SpatialAttention(AttentionBase):
         else:
             self.router = None
         self.norm = None if norm_cfg is None else build_norm(norm_cfg, 1, f'{pre}norm_cfg')
-        if norm_zero_init and self.norm is None:
+        if strict_bool(f'{pre}norm_zero_init', norm_zero_init) and self.norm is None:
             raise ValueError(f'{pre}norm_zero_init=True needs {pre}norm_cfg')
-        self.norm_zero_init = bool(norm_zero_init)
+        self.norm_zero_init = strict_bool(f'{pre}norm_zero_init', norm_zero_init)
         self._zero_init_norm()
         self.temperature = Temperature(temperature, learnable_temperature, eps,
                                        name=f'{pre}temperature')

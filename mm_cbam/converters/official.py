@@ -49,10 +49,16 @@ class ConversionError(ValueError):
 def unwrap(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
     """The state_dict of an official file: ``{'state_dict': ...}`` or bare, ``module.`` (from
     ``nn.DataParallel``) stripped."""
+    if not isinstance(checkpoint, Mapping):
+        raise ConversionError(f'expected a dict of tensors or {{"state_dict": {{...}}}}, got '
+                              f'{type(checkpoint).__name__}')
     sd = checkpoint.get('state_dict', checkpoint)
     if not isinstance(sd, Mapping) or not sd:
         raise ConversionError('no state_dict found (expected a dict of tensors or '
                               "{'state_dict': {...}})")
+    bad = [k for k in sd if not isinstance(k, str)]
+    if bad:
+        raise ConversionError(f'state_dict keys must be strings, got {bad[:3]}')
     return OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
                        for k, v in sd.items())
 
@@ -72,27 +78,62 @@ def infer_depth(sd: Mapping[str, torch.Tensor]) -> int:
                           f'depth of {sorted(ARCHS)}')
 
 
-def expected_keys(depth: int) -> List[str]:
-    """Backbone keys of an mmdet/mmseg ResNet-``depth`` with a CBAM in every block."""
+def expected_shapes(depth: int) -> 'OrderedDict[str, Tuple[int, ...]]':
+    """Backbone keys and tensor shapes of an mmdet/mmseg ResNet-``depth`` with the official CBAM
+    in every block (``num_batches_tracked`` counters and temperatures are 0-d)."""
     bottleneck, stages = ARCHS[depth]
-    keys = ['conv1.weight'] + [f'bn1.{k}' for k in BN_KEYS]
-    convs = 3 if bottleneck else 2
+    shapes: 'OrderedDict[str, Tuple[int, ...]]' = OrderedDict()
+
+    def norm(prefix, channels):
+        for k in BN_KEYS:
+            shapes[f'{prefix}.{k}'] = () if k == 'num_batches_tracked' else (channels, )
+
+    shapes['conv1.weight'] = (64, 3, 7, 7)
+    norm('bn1', 64)
     inplanes = 64
     for stage, blocks in enumerate(stages, start=1):
         planes = 64 * 2**(stage - 1)
         out = planes * (4 if bottleneck else 1)
+        hidden = max(1, out // 16)
         for block in range(blocks):
             p = f'layer{stage}.{block}.'
-            for i in range(1, convs + 1):
-                keys += [f'{p}conv{i}.weight'] + [f'{p}bn{i}.{k}' for k in BN_KEYS]
+            cin = inplanes if block == 0 else out
+            if bottleneck:
+                convs = [(planes, cin, 1, 1), (planes, planes, 3, 3), (out, planes, 1, 1)]
+            else:
+                convs = [(planes, cin, 3, 3), (planes, planes, 3, 3)]
+            for i, shape in enumerate(convs, start=1):
+                shapes[f'{p}conv{i}.weight'] = shape
+                norm(f'{p}bn{i}', shape[0])
             if block == 0 and (stage > 1 or inplanes != out):
-                keys += [f'{p}downsample.0.weight'] + [f'{p}downsample.1.{k}' for k in BN_KEYS]
-            keys += [f'{p}cbam.ca.fc1.weight', f'{p}cbam.ca.fc1.bias', f'{p}cbam.ca.fc2.weight',
-                     f'{p}cbam.ca.fc2.bias', f'{p}cbam.sa.branches.0.weight']
-            keys += [f'{p}cbam.sa.norm.{k}' for k in BN_KEYS]
-            keys += [f'{p}cbam.{k}' for k in CONFIG_BUFFERS]
+                shapes[f'{p}downsample.0.weight'] = (out, inplanes, 1, 1)
+                norm(f'{p}downsample.1', out)
+            shapes.update({f'{p}cbam.ca.fc1.weight': (hidden, out), f'{p}cbam.ca.fc1.bias':
+                           (hidden, ), f'{p}cbam.ca.fc2.weight': (out, hidden),
+                           f'{p}cbam.ca.fc2.bias': (out, ),
+                           f'{p}cbam.sa.branches.0.weight': (1, 2, 7, 7)})
+            norm(f'{p}cbam.sa.norm', 1)
+            shapes.update({f'{p}cbam.{k}': () for k in CONFIG_BUFFERS})
         inplanes = out
-    return keys
+    return shapes
+
+
+def expected_keys(depth: int) -> List[str]:
+    """Backbone keys of an mmdet/mmseg ResNet-``depth`` with a CBAM in every block."""
+    return list(expected_shapes(depth))
+
+
+def _check_tensor(key: str, value, shape: Tuple[int, ...], counter: bool) -> None:
+    """The converted ``value`` of ``key`` must be a tensor of ``shape``: an integer counter if
+    ``counter``, else floating-point weights."""
+    if not isinstance(value, torch.Tensor):
+        raise ConversionError(f'{key}: expected a tensor, got {type(value).__name__}')
+    if tuple(value.shape) != shape:
+        raise ConversionError(f'{key}: shape {tuple(value.shape)} does not match the '
+                              f'architecture, which needs {shape}')
+    if counter == value.is_floating_point() or (not counter and value.is_complex()):
+        raise ConversionError(f'{key}: dtype {value.dtype} does not fit (expected '
+                              f"{'an integer counter' if counter else 'floating-point weights'})")
 
 
 def _rename(key: str) -> str:
@@ -117,8 +158,8 @@ def convert(checkpoint: Mapping, depth: int = None) -> Tuple[Dict[str, torch.Ten
     found = infer_depth(sd)
     if depth is not None and depth != found:
         raise ConversionError(f'--depth {depth} given, but the checkpoint is a ResNet-{found}')
-    expected = expected_keys(found)
-    expected_set = set(expected)
+    shapes = expected_shapes(found)
+    expected, expected_set = list(shapes), set(shapes)
     out, mapped, dropped, unknown, kept = OrderedDict(), {}, [], [], 0
     for key, value in sd.items():
         if key.startswith('fc.'):
@@ -128,6 +169,8 @@ def convert(checkpoint: Mapping, depth: int = None) -> Tuple[Dict[str, torch.Ten
         if new not in expected_set or new.rsplit('cbam.', 1)[-1] in CONFIG_BUFFERS:
             unknown.append(key)
             continue
+        _check_tensor(key if new == key else f'{key} (-> {new})', value, shapes[new],
+                      counter=new.endswith('num_batches_tracked'))
         if new.endswith('cbam.sa.branches.0.weight'):
             value = value[:, [1, 0]]  # official [max, mean] -> mm_cbam [mean, max]
         out[new] = value

@@ -1,8 +1,8 @@
 """Launch-time support shared by ``tools/train.py`` and ``tools/test.py``.
 
-* :func:`check_data_paths` -- a missing dataset fails before anything is built, naming the path
-  and how to get the data; :func:`check_init_checkpoints` does the same for local pretrained
-  checkpoints (with the converter command for the official CBAM weights).
+* :func:`check_init_checkpoints` -- a missing local pretrained checkpoint fails before anything
+  is built (with the converter command for the official CBAM weights); dataset files are
+  checked by :mod:`.data_checks`.
 * :func:`setup_cpu_distributed` -- multi-process runs without GPUs. mmengine's ``init_dist``
   calls ``torch.cuda.set_device`` and its DDP wrapper passes ``device_ids=[LOCAL_RANK]``, so
   ``--launcher pytorch|slurm|mpi`` fails on CPU-only machines. When CUDA is unavailable this
@@ -14,71 +14,9 @@ import os
 import os.path as osp
 import re
 import subprocess
-from typing import Iterator, List, Tuple
+from typing import Iterator, Tuple
 
 import torch
-
-MINI_HINT = ('generate the mini data with `python tools/generate_mini_data.py` (or run the main '
-             'job, `make demo`, which does it)')
-REAL_HINT = {
-    'coco': 'download COCO 2017 (https://cocodataset.org) into data/coco (annotations/, '
-    'train2017/, val2017/) or point the config at it with --cfg-options '
-    'train_dataloader.dataset.data_root=... val_dataloader.dataset.data_root=...',
-    'cityscapes': 'download Cityscapes (https://www.cityscapes-dataset.com) into '
-    'data/cityscapes and create the *_labelTrainIds.png maps with mmseg\'s '
-    'tools/dataset_converters/cityscapes.py, or set data_root with --cfg-options',
-}
-
-
-def _datasets(cfg: dict) -> Iterator[dict]:
-    """Leaf dataset configs (through RepeatDataset / ConcatDataset / ClassBalanced wrappers)."""
-    if not isinstance(cfg, dict):
-        return
-    if 'dataset' in cfg:
-        yield from _datasets(cfg['dataset'])
-    elif 'datasets' in cfg:
-        for sub in cfg['datasets']:
-            yield from _datasets(sub)
-    else:
-        yield cfg
-
-
-def dataset_paths(dataset: dict) -> List[Tuple[str, str]]:
-    """(description, path) of every file/directory a dataset config reads."""
-    root = dataset.get('data_root') or ''
-    paths = []
-    if dataset.get('ann_file'):
-        paths.append(('ann_file', osp.join(root, dataset['ann_file'])))
-    prefix = dataset.get('data_prefix') or {}
-    for key, value in (prefix.items() if isinstance(prefix, dict) else []):
-        if isinstance(value, str) and value:
-            paths.append((f'data_prefix.{key}', osp.join(root, value)))
-    if not paths and root:
-        paths.append(('data_root', root))
-    return paths
-
-
-def check_data_paths(cfg, loaders=('train_dataloader', 'val_dataloader')) -> None:
-    """Raise FileNotFoundError naming every missing dataset path and how to get the data."""
-    missing = []
-    for loader in loaders:
-        loader_cfg = cfg.get(loader)
-        if not loader_cfg or loader == 'val_dataloader' and not cfg.get('val_cfg'):
-            continue
-        for dataset in _datasets(loader_cfg.get('dataset')):
-            for what, path in dataset_paths(dataset):
-                if not osp.exists(path):
-                    missing.append(f'{loader}.dataset.{what}: {path}')
-    if not missing:
-        return
-    text = ' '.join(missing)
-    if 'mini_' in text:
-        hint = MINI_HINT
-    elif 'cityscapes' in text:
-        hint = REAL_HINT['cityscapes']
-    else:
-        hint = REAL_HINT['coco']
-    raise FileNotFoundError('dataset not found:\n  ' + '\n  '.join(missing) + f'\nTo fix: {hint}.')
 
 
 def _pretrained_checkpoints(obj, path: str = 'model') -> Iterator[Tuple[str, str]]:
@@ -178,8 +116,9 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
 def prepare_config(config: str, work_dir=None, cfg_options=None, launcher: str = 'none'):
     """Load ``config`` as mmdet/mmseg tools do: ``--cfg-options`` merged, ``launcher`` set,
     work_dir = CLI > config > ``work_dirs/<config name>``."""
+    from ..models.checks import check_model_config
     from ..optional import require
-    from ..utils import load_config, task_of
+    from ..utils import load_config, register_scope, task_of
     cfg = load_config(config, cfg_options)
     cfg.launcher = launcher
     if work_dir is not None:
@@ -188,7 +127,22 @@ def prepare_config(config: str, work_dir=None, cfg_options=None, launcher: str =
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     package = 'mmdet' if task_of(cfg) == 'det' else 'mmseg'  # or a clear error
     require(package, f"{config} (default_scope='{package}')")
+    register_scope(task_of(cfg))
+    check_model_config(cfg.model, package)
     return cfg
+
+
+def add_training_guards(cfg) -> None:
+    """Every run of ``tools/train.py``: :class:`~mm_cbam.engine.hooks.FiniteCheckpointHook` in
+    place of mmengine's ``CheckpointHook`` (same arguments) and a
+    :class:`~mm_cbam.engine.hooks.NonFiniteStopHook` unless the config has one (configure it
+    with ``stop=False`` to keep a diverging run going)."""
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if isinstance(checkpoint, dict) and checkpoint.get('type') == 'CheckpointHook':
+        checkpoint['type'] = 'FiniteCheckpointHook'
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(h, dict) and h.get('type') == 'NonFiniteStopHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='NonFiniteStopHook')]
 
 
 def add_common_args(parser) -> None:

@@ -24,9 +24,12 @@ ATTACHED_NAME = 'cbam'
 
 def _build_attention(cfg: dict, channels: int) -> nn.Module:
     from mmengine.registry import MODELS
+
+    from .checks import lookup_type
     cfg = dict(cfg)
     if 'type' not in cfg:
         raise ValueError(f'attention config {cfg} needs a "type", e.g. dict(type="CBAM")')
+    lookup_type(cfg['type'], None, 'cbam')
     cfg.setdefault('in_channels', channels)
     return MODELS.build(cfg)
 

@@ -23,7 +23,8 @@ from typing import Dict, Type
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_plugin_layer
 
-BASIC_BLOCK_POSITIONS = ('after_conv1', 'after_conv2')
+from .checks import BASIC_BLOCK_POSITIONS, BOTTLENECK_POSITIONS, check_plugins
+
 _DEFAULT_INIT = [
     dict(type='Kaiming', layer='Conv2d'),
     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
@@ -113,8 +114,15 @@ def make_plugin_resnet(base: Type, basic_block: Type, bottleneck: Type) -> Type:
             kwargs['init_cfg'] = dict(type='Constant', val=0, override=dict(name=norm))
         return base.make_res_layer(self, **kwargs)
 
+    def __init__(self, *args, **kwargs):
+        depth = kwargs.get('depth', args[0] if args else None)
+        positions = BASIC_BLOCK_POSITIONS if depth in (18, 34) else BOTTLENECK_POSITIONS
+        check_plugins(kwargs.get('plugins'), kwargs.get('num_stages', 4), positions, 'plugins')
+        base.__init__(self, *args, **kwargs)
+
     name = 'Plugin' + base.__name__
     return type(name, (base, ), {
+        '__init__': __init__,
         'arch_settings': settings,
         'make_res_layer': make_res_layer,
         '__doc__': (f'{base.__module__}.{base.__name__} with plugins in ResNet-18/34 '

@@ -66,8 +66,8 @@ def checkpoint_numel(path: str) -> Optional[int]:
     """Number of floating-point weights in a checkpoint's state_dict (memory-mapped)."""
     if not osp.isfile(path):
         return None
-    import torch
-    sd = torch.load(path, map_location='cpu', mmap=True).get('state_dict', {})
+    from ..checkpoint import safe_load
+    sd = safe_load(path, map_location='cpu', mmap=True).get('state_dict', {})
     return int(sum(v.numel() for v in sd.values() if v.is_floating_point()))
 
 

@@ -10,8 +10,9 @@ model with the baseline's weights computes exactly the baseline's outputs. The t
 
 1. builds the CBAM model and loads the baseline checkpoint, reporting missing keys (must all be
    CBAM parameters) and unexpected keys (must be none);
-2. builds the baseline model (from ``--baseline-config``, or from the config stored in the
-   checkpoint by mmengine's Runner) with the same weights;
+2. builds the baseline model (from ``--baseline-config``, or else the CBAM config with its
+   attention removed: :func:`mm_cbam.utils.plain_model_config`) with the same weights; the
+   config text mmengine stores in a checkpoint is Python code and is never executed;
 3. runs both in eval mode on a synthetic batch (``--size``) and reports the maximum absolute
    difference of every raw output (``mode='tensor'``).
 
@@ -20,14 +21,14 @@ Exit status 0 when every missing key is a CBAM key and the difference is at most
 """
 import argparse
 import sys
-import tempfile
 from typing import Dict, List
 
 import torch
 
 import mm_cbam  # noqa: F401  (registration, compatibility fixes)
 from mm_cbam.attention import attention_modules
-from mm_cbam.utils import build_model, load_config, synthetic_batch, task_of
+from mm_cbam.checkpoint import CheckpointLoadError, safe_load
+from mm_cbam.utils import build_model, load_config, plain_model_config, synthetic_batch, task_of
 
 
 def _flatten(outputs) -> List[torch.Tensor]:
@@ -87,8 +88,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='CBAM config')
     parser.add_argument('checkpoint', help='baseline checkpoint')
-    parser.add_argument('--baseline-config', help='baseline config (default: the config stored '
-                        'in the checkpoint)')
+    parser.add_argument('--baseline-config', help='baseline config (default: the CBAM config '
+                        'with its attention removed)')
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--size', type=int, nargs=2, default=(256, 320), metavar=('H', 'W'))
     parser.add_argument('--tol', type=float, default=0.0)
@@ -96,18 +97,13 @@ def main(argv=None) -> int:
                         help='override settings of the CBAM config, as in mmdet tools')
     args = parser.parse_args(argv)
 
-    checkpoint = torch.load(args.checkpoint, map_location='cpu')
+    checkpoint = safe_load(args.checkpoint, map_location='cpu')
     cbam_cfg = load_config(args.config, args.cfg_options)
     if args.baseline_config:
         base_cfg = load_config(args.baseline_config)
     else:
-        text = checkpoint.get('meta', {}).get('cfg')
-        if not text:
-            parser.error('the checkpoint stores no config: pass --baseline-config')
-        with tempfile.NamedTemporaryFile('w', suffix='.py') as f:
-            f.write(text)
-            f.flush()
-            base_cfg = load_config(f.name)
+        base_cfg = load_config(args.config, args.cfg_options)
+        base_cfg.model = plain_model_config(base_cfg.model)
     for cfg in (cbam_cfg, base_cfg):
         if task_of(cfg) == 'seg':
             cfg.model.data_preprocessor.size = tuple(args.size)
@@ -129,4 +125,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (CheckpointLoadError, FileNotFoundError) as exc:
+        print(f'ERROR: {exc}', file=sys.stderr)
+        sys.exit(2)

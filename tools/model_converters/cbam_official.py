@@ -22,23 +22,48 @@ import argparse
 import os
 import os.path as osp
 import sys
+import tempfile
 
 import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from mm_cbam.checkpoint import (UnreadableCheckpointError, UnsafeCheckpointError,  # noqa: E402
+                                safe_load)
 from mm_cbam.converters import OFFICIAL_CBAM, ConversionError, convert  # noqa: E402
 
 
 def load(path: str, trust_pickle: bool):
     if not osp.isfile(path):
         raise FileNotFoundError(f'SRC not found: {path}')
+    if trust_pickle:
+        return torch.load(path, map_location='cpu', weights_only=False)
     try:
-        return torch.load(path, map_location='cpu', weights_only=not trust_pickle)
-    except Exception as exc:  # noqa: BLE001
-        if trust_pickle:
-            raise
-        raise ConversionError(f'{path} could not be read with weights_only=True ({exc}); if the '
-                              'file comes from a source you trust, add --trust-pickle') from None
+        return safe_load(path, map_location='cpu')
+    except UnsafeCheckpointError as exc:
+        raise ConversionError(f'{exc}. If the file comes from a source you trust, add '
+                              '--trust-pickle') from None
+    except UnreadableCheckpointError as exc:
+        raise ConversionError(str(exc)) from None
+    except (RuntimeError, EOFError, OSError) as exc:  # not a torch file at all
+        raise ConversionError(f'{path} is not a torch checkpoint ({type(exc).__name__}: '
+                              f'{str(exc).strip().splitlines()[0][:200]})') from None
+
+
+def check_writable(dst: str) -> None:
+    """Fail before converting if ``dst`` cannot be written (naming it and why)."""
+    folder = osp.dirname(osp.abspath(dst))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise ConversionError(f'cannot create the folder of DST {dst}: '
+                              f'{exc.strerror or exc}') from None
+    if osp.isdir(dst):
+        raise ConversionError(f'cannot write DST {dst}: it is a directory')
+    try:  # a trial write: permissions, read-only file systems, quotas
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConversionError(f'cannot write DST {dst}: {exc.strerror or exc}') from None
 
 
 def main(argv=None) -> int:
@@ -51,14 +76,18 @@ def main(argv=None) -> int:
                         help='load with weights_only=False (trusted files only)')
     args = parser.parse_args(argv)
     try:
+        check_writable(args.dst)
         state_dict, report = convert(load(args.src, args.trust_pickle), args.depth)
+        meta = dict(source=osp.basename(args.src), depth=report['depth'],
+                    converter='mm_cbam tools/model_converters/cbam_official.py',
+                    cbam=OFFICIAL_CBAM)
+        try:
+            torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+        except OSError as exc:
+            raise ConversionError(f'cannot write DST {args.dst}: {exc.strerror or exc}') from None
     except (ConversionError, FileNotFoundError) as exc:
         print(f'ERROR: {exc}', file=sys.stderr)
         return 2
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    meta = dict(source=osp.basename(args.src), depth=report['depth'],
-                converter='mm_cbam tools/model_converters/cbam_official.py', cbam=OFFICIAL_CBAM)
-    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
     mapped = report['mapped']
     print(f"ResNet-{report['depth']} + CBAM: {len(state_dict)} tensors written to {args.dst}")
     print(f"  kept (torchvision names = mmdet/mmseg names): {report['kept']}")

@@ -1,9 +1,11 @@
+from .checkpoint import FiniteCheckpointHook
+from .nonfinite import NonFiniteLossError, NonFiniteStopHook
 from .rng_state import RNGStateHook
 from .stability import AttentionInstabilityError, CBAMStabilityHook
 from .visualization import CBAMVisualizationHook
 from .warmup import CBAMAlphaWarmupHook
 
 __all__ = [
-    'CBAMStabilityHook', 'AttentionInstabilityError', 'CBAMAlphaWarmupHook', 'RNGStateHook',
-    'CBAMVisualizationHook'
+    'FiniteCheckpointHook', 'NonFiniteStopHook', 'NonFiniteLossError', 'CBAMStabilityHook',
+    'AttentionInstabilityError', 'CBAMAlphaWarmupHook', 'RNGStateHook', 'CBAMVisualizationHook'
 ]

@@ -8,6 +8,7 @@ from mmengine.dist import all_reduce, get_dist_info
 from mmengine.hooks import Hook, LoggerHook
 from mmengine.registry import HOOKS
 
+from ...validation import strict_bool
 from ..statistics import module_statistics, saturation
 from .utils import runner_attention_modules
 
@@ -73,8 +74,8 @@ class CBAMStabilityHook(Hook):
         self.interval = interval
         self.collapse_threshold = collapse_threshold
         self.collapse_patience = collapse_patience
-        self.stop_on_alarm = stop_on_alarm
-        self.log_grad_norm = log_grad_norm
+        self.stop_on_alarm = strict_bool('stop_on_alarm', stop_on_alarm)
+        self.log_grad_norm = strict_bool('log_grad_norm', log_grad_norm)
         self._modules: Dict[str, torch.nn.Module] = {}
         self._collapsed = defaultdict(int)
         self._grad_norms: Dict[str, torch.Tensor] = {}
