@@ -5,21 +5,25 @@ PYTHON_BOOT ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: env demo test data bench
+.PHONY: env demo test test-fast data bench
 
 env:
 	$(PYTHON_BOOT) tools/setup_env.py --venv $(VENV)
 
 # the main job: mini data -> train + evaluate a CBAM Faster R-CNN and a CBAM DeepLabV3+
 demo: env
-	$(PY) tools/demo.py
+	$(PY) -m mm_cbam.demo
 
 test: env
 	$(PY) -m pytest tests -q
 
+# the edit loop: everything but the end-to-end runs (pytest -m "not slow")
+test-fast: env
+	$(PY) -m pytest tests -q -m "not slow"
+
 data: env
-	$(PY) tools/generate_mini_data.py
+	$(PY) -m mm_cbam.mini_data
 
 bench: env
-	$(PY) tools/analysis/benchmark_attention.py
-	$(PY) tools/analysis/benchmark_hooks.py
+	$(PY) -m mm_cbam.analysis.benchmark_attention
+	$(PY) -m mm_cbam.analysis.benchmark_hooks

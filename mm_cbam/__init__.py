@@ -17,14 +17,14 @@ import warnings
 # mmengine 0.10.7 imports pkg_resources (deprecated in setuptools >= 77); the pin <81 keeps it.
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
-from . import compat  # noqa: E402,F401  (first: fixes needed before any checkpoint is loaded)
+from . import compat  # noqa: E402,F401  isort: skip (first: fixes before any checkpoint loads)
 from . import attention  # noqa: E402,F401
 from .optional import available  # noqa: E402
 from .version import __version__  # noqa: E402
 
 AVAILABLE = available()
 if AVAILABLE['cv2']:
-    from . import datasets, engine  # noqa: F401
+    from . import engine, mini_data  # noqa: F401
 if AVAILABLE['mmcv'] and (AVAILABLE['mmdet'] or AVAILABLE['mmseg']):
     from . import models  # noqa: F401
 

@@ -9,7 +9,7 @@ mmsegmentation 1.2.2) on current torch, applied once by ``import mm_cbam``:
 2. **No half-written files** (:mod:`mm_cbam.checkpoint.atomic`): mmengine's local backend writes
    to a temporary file and renames it.
 
-The CPU-distributed launch fix lives in :mod:`mm_cbam.engine.launch` (a launch-time concern,
+The CPU-distributed launch fix lives in :mod:`mm_cbam.runner.launch` (a launch-time concern,
 not an import-time patch).
 """
 from .checkpoint.atomic import atomic_local_writes

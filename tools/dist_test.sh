@@ -5,4 +5,4 @@ if [ $# -lt 3 ]; then
     echo "usage: $0 CONFIG CHECKPOINT NPROC [test.py options]" >&2
     exit 2
 fi
-exec "$(dirname "$0")/torchrun.sh" test.py "$3" "$1" "$2" "${@:4}"
+exec "$(dirname "$0")/torchrun.sh" test "$3" "$1" "$2" "${@:4}"

@@ -7,4 +7,4 @@ if [ $# -lt 2 ]; then
     echo "usage: $0 CONFIG NPROC [train.py options]" >&2
     exit 2
 fi
-exec "$(dirname "$0")/torchrun.sh" train.py "$2" "$1" "${@:3}"
+exec "$(dirname "$0")/torchrun.sh" train "$2" "$1" "${@:3}"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Shared by slurm_train.sh / slurm_test.sh: srun a tools/ script with --launcher slurm.
-#   tools/srun.sh PARTITION JOB_NAME SCRIPT ARGS...
-# GPUS (total tasks, default 8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS as in mmdet.
+# Shared by slurm_train.sh / slurm_test.sh: srun an mm_cbam entry point with --launcher slurm.
+#   tools/srun.sh PARTITION JOB_NAME ENTRY ARGS...   (ENTRY: train | test)
+# GPUS (total tasks, default 8), GPUS_PER_NODE (default: GPUS up to 8, so GPUS=4 asks for 4 GPUs
+# on one node and GPUS=16 for two nodes of 8), CPUS_PER_TASK (5), SRUN_ARGS as in mmdet.
 # CPU-only partitions: GPUS_PER_NODE=0 (tasks then use the gloo backend), TASKS_PER_NODE.
 set -x
 PARTITION=$1
 JOB_NAME=$2
-SCRIPT=$3
+ENTRY=$3
 GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+if [ "$GPUS" -lt 8 ]; then GPUS_PER_NODE=${GPUS_PER_NODE:-$GPUS}; else GPUS_PER_NODE=${GPUS_PER_NODE:-8}; fi
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PYTHON=${PYTHON:-python}
@@ -28,4 +29,4 @@ srun -p ${PARTITION} \
     --cpus-per-task=${CPUS_PER_TASK} \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    ${PYTHON} -u "$HERE/$SCRIPT" "${@:4}" --launcher=slurm
+    ${PYTHON} -u -m "mm_cbam.$ENTRY" "${@:4}" --launcher=slurm

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Shared by dist_train.sh / dist_test.sh: run a tools/ script on NPROC processes per node with
-# torchrun and --launcher pytorch. NNODES, NODE_RANK, MASTER_ADDR, PORT as in mmdet; PYTHON
-# defaults to the checkout's .venv.
-#   tools/torchrun.sh SCRIPT NPROC ARGS...
+# Shared by dist_train.sh / dist_test.sh: run an mm_cbam entry point (train, test) on NPROC
+# processes per node with torchrun and --launcher pytorch. NNODES, NODE_RANK, MASTER_ADDR, PORT
+# as in mmdet; PYTHON defaults to the checkout's .venv.
+#   tools/torchrun.sh ENTRY NPROC ARGS...      (ENTRY: train | test -> python -m mm_cbam.ENTRY)
 set -e
-SCRIPT=$1
+ENTRY=$1
 NPROC=$2
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
@@ -21,4 +21,4 @@ exec "$PYTHON" -m torch.distributed.run \
     --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$NPROC" \
     --master_port="$PORT" \
-    "$HERE/$SCRIPT" "${@:3}" --launcher pytorch
+    -m "mm_cbam.$ENTRY" "${@:3}" --launcher pytorch

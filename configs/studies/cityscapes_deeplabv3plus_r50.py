@@ -6,7 +6,7 @@
 _base_ = ['./_base_/variants.py']
 description = ('Insert CBAM variants into the released Cityscapes DeepLabV3+ R50-D8 and '
                'fine-tune: shock, recovery, stability and mIoU.')
-base_config = '../deeplabv3plus_r50_40k_cityscapes_baseline.py'
+base_config = '../deeplabv3plus/deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024.py'
 scenario = 'insert'
 seeds = [0, 1, 2]
 metric = 'mIoU'

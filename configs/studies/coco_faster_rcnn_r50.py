@@ -8,7 +8,7 @@
 _base_ = ['./_base_/variants.py']
 description = ('Insert CBAM variants into the released COCO Faster R-CNN R50-FPN 1x and '
                'fine-tune: shock, recovery, stability and box AP.')
-base_config = '../faster_rcnn_r50_baseline.py'
+base_config = '../faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 scenario = 'insert'
 seeds = [0, 1, 2]
 metric = 'coco/bbox_mAP'

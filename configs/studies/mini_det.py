@@ -8,7 +8,7 @@ _base_ = ['./_base_/variants.py']
 description = ('Insert CBAM variants into a trained mini Faster R-CNN ResNet-18-FPN (mini COCO, '
                '160x160): does the classic module shock it, what avoids that, what does each '
                'cost or gain in bbox mAP?')
-base_config = '../mini_faster_rcnn_r18_baseline.py'
+base_config = '../mini/faster-rcnn_r18_fpn_12e_mini-coco.py'
 scenario = 'insert'
 seeds = [0, 1]
 metric = 'coco/bbox_mAP'

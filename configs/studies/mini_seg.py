@@ -5,7 +5,7 @@
 _base_ = ['./_base_/variants.py']
 description = ('Insert CBAM variants into a trained mini DeepLabV3+ ResNetV1c-18 (mini '
                'Cityscapes, 128x256 crops): shock, recovery and mIoU.')
-base_config = '../mini_deeplabv3plus_r18_baseline.py'
+base_config = '../mini/deeplabv3plus_r18-d8_500i_mini-cityscapes.py'
 scenario = 'insert'
 seeds = [0, 1]
 metric = 'mIoU'

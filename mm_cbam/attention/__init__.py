@@ -1,23 +1,17 @@
 """The attention math: CBAM, channel / spatial / dynamic spatial attention (pure PyTorch).
 
 Importable with torch and mmengine alone (no mmcv, mmdet or mmsegmentation). The three modules
-are registered in mmengine's root ``MODELS`` registry, which mmcv's ``build_plugin_layer`` (used
-by mmdet / mmseg ResNets) and every downstream registry can see: ``CBAM``,
-``CBAMChannelAttention`` and ``CBAMSpatialAttention``.
+are registered, under their class names, in mmengine's root ``MODELS`` registry, which mmcv's
+``build_plugin_layer`` (used by mmdet / mmseg ResNets) and every downstream registry can see:
+``CBAM``, ``CBAMChannelAttention`` and ``CBAMSpatialAttention``.
 """
-from mmengine.registry import MODELS
-
 from .base import Temperature, attention_modules, module_tensors, record_attention
 from .cbam import CBAM
-from .channel import ChannelAttention
+from .channel import CBAMChannelAttention
 from .functional import cbam, cbam_composite
-from .spatial import SpatialAttention
-
-MODELS.register_module('CBAM', module=CBAM, force=True)
-MODELS.register_module('CBAMChannelAttention', module=ChannelAttention, force=True)
-MODELS.register_module('CBAMSpatialAttention', module=SpatialAttention, force=True)
+from .spatial import CBAMSpatialAttention
 
 __all__ = [
-    'CBAM', 'ChannelAttention', 'SpatialAttention', 'Temperature', 'attention_modules',
+    'CBAM', 'CBAMChannelAttention', 'CBAMSpatialAttention', 'Temperature', 'attention_modules',
     'record_attention', 'module_tensors', 'cbam', 'cbam_composite'
 ]

@@ -30,15 +30,17 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
+from mmengine.registry import MODELS
 from torch import Tensor
 
 from ..validation import finite_float, positive_int, strict_bool
 from .base import AttentionBase
-from .channel import ChannelAttention
+from .channel import CBAMChannelAttention
 from .functional import cbam
-from .spatial import SpatialAttention
+from .spatial import CBAMSpatialAttention
 
 
+@MODELS.register_module()
 class CBAM(AttentionBase):
     """Convolutional Block Attention Module with the notebook's stabilised variants.
 
@@ -50,11 +52,11 @@ class CBAM(AttentionBase):
         in_channels: channels of the input (passed by mmdet/mmseg plugin builders).
         reduction, min_hidden: MLP hidden width ``max(min_hidden, C // reduction)``.
         ca_act, ca_gate, ca_fusion, ca_pool, ca_bias, ca_temperature: channel attention options
-            (see :class:`ChannelAttention`; ``ca_pool`` with ``'lp'`` / ``'lse'`` runs the
+            (see :class:`CBAMChannelAttention`; ``ca_pool`` with ``'lp'`` / ``'lse'`` runs the
             plain-autograd composition instead of the fused function).
         sa_kernels, sa_dilations, sa_gate, sa_bias, sa_norm_cfg, sa_norm_zero_init,
         sa_temperature, sa_router_hidden, sa_router_bias: spatial attention options (see
-            :class:`SpatialAttention`); several kernels select the dynamic multi-branch spatial
+            :class:`CBAMSpatialAttention`); several kernels select the dynamic multi-branch spatial
             attention.
         learnable_temperature: makes both temperatures learnable.
         residual, alpha_init, learnable_alpha: residual mixing.
@@ -84,11 +86,11 @@ class CBAM(AttentionBase):
                  eps: float = 1e-6, return_maps=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.in_channels = positive_int('in_channels', in_channels)
-        self.ca = ChannelAttention(
+        self.ca = CBAMChannelAttention(
             in_channels, reduction=reduction, min_hidden=min_hidden, act=ca_act, gate=ca_gate,
             fusion=ca_fusion, pool=ca_pool, bias=ca_bias, temperature=ca_temperature,
             learnable_temperature=learnable_temperature, eps=eps, arg_prefix='ca_')
-        self.sa = SpatialAttention(
+        self.sa = CBAMSpatialAttention(
             sa_kernels, sa_dilations, gate=sa_gate, bias=sa_bias, norm_cfg=sa_norm_cfg,
             norm_zero_init=sa_norm_zero_init, temperature=sa_temperature,
             learnable_temperature=learnable_temperature, eps=eps, router_hidden=sa_router_hidden,

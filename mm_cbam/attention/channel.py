@@ -3,6 +3,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.registry import MODELS
 from torch import Tensor
 
 from ..validation import choice, names_tuple, positive_int, strict_bool
@@ -29,7 +30,8 @@ def pool_channels(xf: Tensor, pool: str) -> Tensor:
     return torch.logsumexp(xf, dim=2)
 
 
-class ChannelAttention(AttentionBase):
+@MODELS.register_module()
+class CBAMChannelAttention(AttentionBase):
     """Channel attention ``ca = gate(fuse(mlp(pool_1(x)), mlp(pool_2(x)), ...) / T)``.
 
     Args:

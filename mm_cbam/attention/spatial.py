@@ -5,6 +5,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.registry import MODELS
 from torch import Tensor
 
 from ..validation import as_int_tuple, choice, positive_int, strict_bool
@@ -41,7 +42,8 @@ def build_norm(norm_cfg: dict, num_features: int, arg_name: str = 'norm_cfg') ->
     return layer
 
 
-class SpatialAttention(AttentionBase):
+@MODELS.register_module()
+class CBAMSpatialAttention(AttentionBase):
     """Spatial attention over the descriptor ``s = [mean_c(x), max_c(x)]`` (B, 2, H, W).
 
     With one kernel this is CBAM's spatial attention ``gate(norm(conv(s)) / T)`` (no norm by

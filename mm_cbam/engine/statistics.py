@@ -4,7 +4,7 @@ from typing import Dict, List, Optional
 import torch
 from torch import Tensor
 
-from ..attention import CBAM, ChannelAttention, SpatialAttention
+from ..attention import CBAM, CBAMChannelAttention, CBAMSpatialAttention
 
 SATURATION_LOW = 0.05
 SATURATION_HIGH = 0.95
@@ -14,9 +14,9 @@ def _parts(module):
     """(channel attention, spatial attention, alpha) of any mm_cbam attention module."""
     if isinstance(module, CBAM):
         return module.ca, module.sa, module.alpha
-    if isinstance(module, ChannelAttention):
+    if isinstance(module, CBAMChannelAttention):
         return module, None, None
-    if isinstance(module, SpatialAttention):
+    if isinstance(module, CBAMSpatialAttention):
         return None, module, None
     raise TypeError(f'not an mm_cbam attention module: {type(module).__name__}')
 

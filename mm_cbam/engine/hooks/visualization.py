@@ -7,7 +7,7 @@ import cv2
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from ...visualization import draw_attention, mask_for_image, select_layers
+from ...overlays import draw_attention, mask_for_image, select_layers
 from .utils import runner_attention_modules
 
 

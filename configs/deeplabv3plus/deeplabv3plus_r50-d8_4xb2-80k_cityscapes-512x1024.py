@@ -1,0 +1,8 @@
+# DeepLabV3+ R50-D8, Cityscapes 512x1024, 80k iterations.
+_base_ = [
+    'mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb2-80k_cityscapes-512x1024.py',
+    '../_base_/mm_cbam_runtime.py'
+]
+visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
+# the text log carries a summary of the attention statistics (all go to scalars.json / TensorBoard)
+log_processor = dict(type='CBAMLogProcessor')

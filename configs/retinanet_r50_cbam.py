@@ -1,6 +1,0 @@
-# RetinaNet with CBAM in ResNet-50 stages 2-4 after conv3.
-_base_ = './retinanet_r50_baseline.py'
-model = dict(
-    backbone=dict(plugins=[
-        dict(cfg=dict(type='CBAM'), stages=(False, True, True, True), position='after_conv3')
-    ]))
