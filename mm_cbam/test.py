@@ -18,6 +18,7 @@ import os.path as osp
 import sys
 
 import mm_cbam  # noqa: F401
+from mm_cbam.runner import run_files
 from mm_cbam.runner.cli import add_common_args, run_cli
 from mm_cbam.runner.config import build_runner, prepare_config
 from mm_cbam.runner.file_checks import check_data_paths, explain_data_error
@@ -83,7 +84,7 @@ def evaluate(argv=None) -> dict:
     if runner.rank == 0:
         metrics = {k: (v.item() if hasattr(v, 'item') and getattr(v, 'ndim', 1) == 0 else v)
                    for k, v in metrics.items()}  # numpy scalars -> numbers
-        path = osp.join(runner.log_dir, 'metrics.json')
+        path = run_files.metrics_path(runner.log_dir)
         with open(path, 'w') as f:
             json.dump(metrics, f, indent=2, default=str)
         runner.logger.info(f'metrics written to {path}')

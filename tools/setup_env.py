@@ -8,6 +8,9 @@ Usage::
     python3 tools/setup_env.py --use-current-env   # installs into the running interpreter's env
     python3 tools/setup_env.py --check         # only inspects and verifies, installs nothing
     python3 tools/setup_env.py --only mmdet    # detection only (or --only mmseg)
+    python3 tools/setup_env.py --mmcv-find-links URL   # a prebuilt mmcv wheel index, e.g.
+        # https://download.openmmlab.com/mmcv/dist/cu121/torch2.1/index.html
+    python3 tools/setup_env.py --no-extras     # without mmpretrain (ConvNeXt) and onnx/grad-cam
 
 Steps (each is skipped when already satisfied, so a second run takes seconds):
 
@@ -17,7 +20,10 @@ Steps (each is skipped when already satisfied, so a second run takes seconds):
    ninja (parallel compilation);
 3. torch + torchvision: kept if importable, else ``$MM_CBAM_TORCH`` (default
    ``torch==2.14.1 torchvision==0.29.1``);
-4. mmcv 2.1.0 with compiled ops. mmcv publishes no wheels for current torch, so the sdist is
+4. mmcv 2.1.0 with compiled ops. With ``--mmcv-find-links URL_OR_FOLDER`` (OpenMMLab's
+   per-CUDA / per-torch index that ``mim install mmcv`` uses, or a local folder of wheels) a
+   matching wheel from there is installed first and kept if its ops load with the installed
+   torch. Otherwise: mmcv publishes no wheels for current torch, so the sdist is
    built with ``--no-build-isolation`` after replacing the C++ standard its setup.py hard-codes
    by the one the installed torch needs (:func:`cxx_standard`). CUDA ops are built with
    ``FORCE_CUDA=1`` or when a GPU and nvcc are present. The wheel is cached under
@@ -26,6 +32,8 @@ Steps (each is skipped when already satisfied, so a second run takes seconds):
    torch/CUDA combination;
 5. mm_cbam in editable mode with its pinned dependencies (setup.cfg): extras ``all`` (mmdet and
    mmsegmentation) or, with ``--only mmdet|mmseg``, one codebase, as OpenMMLab users install;
+   plus ``pretrain`` (mmpretrain: the ConvNeXt backbones) and ``deploy`` (onnx, onnxruntime,
+   grad-cam: export and CAM) unless ``--no-extras``;
 6. verification: ``mmcv.ops.nms`` and ``RoIAlign`` on tiny tensors, mmdet / mmseg / mm_cbam
    imports, then a one-screen summary.
 
@@ -88,7 +96,7 @@ def patch_setup_py(text: str, std: str) -> str:
         f"{m.group(1)}{m.group(2)}std{'=' if m.group(2) == '-' else ':'}{std}{m.group(1)}"), text)
     if count == 0:
         raise SetupError('mmcv setup.py has no C++ standard flag to patch; the sdist layout '
-                         'changed. Build mmcv by hand (see README) or pin mmcv 2.1.0.')
+                         'changed. Build mmcv by hand (docs/setup.md) or pin mmcv 2.1.0.')
     return patched
 
 
@@ -214,6 +222,7 @@ except ModuleNotFoundError:
 except Exception as e:
     out["mmcv"] = {"error": repr(e)[:300], "path": None, "version": None}
 for name in ("mmengine", "mmdet", "mmseg", "pycocotools", "tensorboard", "setuptools", "numpy",
+             "scipy", "statsmodels", "mmpretrain", "onnx", "onnxruntime", "pytorch_grad_cam",
              "mm_cbam"):
     try:
         m = importlib.import_module(name)
@@ -316,6 +325,43 @@ def build_mmcv_wheel(python: Path, info: dict, build_cuda: bool, dest: Path) -> 
         return target
 
 
+def find_mmcv_wheel(python: Path, find_links: str):
+    """The mmcv wheel pip would take from ``find_links`` for this interpreter (a URL or path),
+    or None: asked with ``pip install --dry-run --report``, so nothing is installed."""
+    with tempfile.TemporaryDirectory(prefix='mmcv-links-') as tmp:
+        report = Path(tmp) / 'report.json'
+        proc = subprocess.run(
+            [str(python), '-m', 'pip', '--disable-pip-version-check', 'install', '--dry-run',
+             '--ignore-installed', '--no-deps', '--only-binary', 'mmcv', '--no-index',
+             '--find-links', find_links, '--report', str(report), f'mmcv=={MMCV_VERSION}'],
+            capture_output=True, text=True)
+        if proc.returncode != 0 or not report.exists():
+            return None
+        items = json.loads(report.read_text()).get('install', [])
+    urls = [i.get('download_info', {}).get('url', '') for i in items]
+    return next((u for u in urls if u.endswith('.whl')), None)
+
+
+def mmcv_from_links(python: Path, find_links: str):
+    """Install mmcv from a prebuilt index and keep it if its ops load; the probe after it (or
+    None if no wheel fits)."""
+    wheel = find_mmcv_wheel(python, find_links)
+    if wheel is None:
+        log(f'no mmcv {MMCV_VERSION} wheel for this Python in {find_links}')
+        return None
+    log(f'installing {wheel} (--mmcv-find-links)')
+    pip(python, 'install', '-q', '--no-deps', wheel, 'mmengine==0.10.7',
+        what='installing the prebuilt mmcv wheel')
+    info = probe(python)
+    try:
+        if assess_mmcv(info, replace=False) == 'ok':
+            return info
+    except SetupError as exc:
+        log(f'the prebuilt wheel does not work with this torch ({exc}); building instead')
+    pip(python, 'uninstall', '-y', 'mmcv', what='removing the unusable prebuilt mmcv')
+    return None
+
+
 def ensure_mmcv(python: Path, info: dict, args) -> dict:
     action = assess_mmcv(info, replace=args.replace_mmcv)
     if action == 'ok':
@@ -324,6 +370,10 @@ def ensure_mmcv(python: Path, info: dict, args) -> dict:
     if action == 'replace':
         log('removing the incompatible mmcv (--replace-mmcv)')
         pip(python, 'uninstall', '-y', 'mmcv', 'mmcv-lite', 'mmcv-full', what='uninstalling mmcv')
+    if args.mmcv_find_links:
+        found = mmcv_from_links(python, args.mmcv_find_links)
+        if found is not None:
+            return found
     gpu = bool(info['torch'].get('gpu'))
     nvcc = shutil.which('nvcc') is not None or bool(os.environ.get('CUDA_HOME'))
     build_cuda = want_cuda(args.cuda, os.environ, gpu, nvcc)
@@ -345,23 +395,27 @@ def ensure_mmcv(python: Path, info: dict, args) -> dict:
     return info
 
 
-def project_extras(only=None) -> str:
+def project_extras(only=None, extras: bool = True) -> str:
     """The setup.cfg extras to install: detection and segmentation (default), or one of them
-    (``--only mmdet|mmseg``), plus the test tools."""
-    return {None: 'all,tests', 'mmdet': 'det,tests', 'mmseg': 'seg,tests'}[only]
+    (``--only mmdet|mmseg``), the test tools, and (unless ``extras=False``) ``pretrain``
+    (mmpretrain, for ConvNeXt) and ``deploy`` (onnx, onnxruntime, grad-cam)."""
+    base = {None: 'all,tests', 'mmdet': 'det,tests', 'mmseg': 'seg,tests'}[only]
+    return base + (',pretrain,deploy' if extras else '')
 
 
 def codebases(only=None):
     return ('mmdet', 'mmseg') if only is None else (only, )
 
 
-def ensure_project(python: Path, info: dict, only=None):
-    needed = ('mmengine', *codebases(only), 'tensorboard', 'mm_cbam')
+def ensure_project(python: Path, info: dict, only=None, extras: bool = True):
+    needed = ('mmengine', *codebases(only), 'tensorboard', 'scipy', 'statsmodels', 'mm_cbam')
     needed += ('pycocotools', ) if 'mmdet' in needed else ()
+    needed += ('mmpretrain', 'onnx', 'onnxruntime', 'pytorch_grad_cam') if extras else ()
     if all(info.get(n) for n in needed) and info.get('pkg_resources'):
         log(', '.join(needed) + ': present')
         return
-    pip(python, 'install', '-q', '--no-build-isolation', '-e', f'{ROOT}[{project_extras(only)}]',
+    pip(python, 'install', '-q', '--no-build-isolation', '-e',
+        f'{ROOT}[{project_extras(only, extras)}]',
         what='installing mm_cbam and its pinned dependencies (setup.cfg)')
 
 
@@ -427,6 +481,12 @@ def main(argv=None) -> int:
     parser.add_argument('--quiet', action='store_true', help='no summary when all is in place')
     parser.add_argument('--only', choices=('mmdet', 'mmseg'),
                         help='install one codebase only (default: mmdet and mmsegmentation)')
+    parser.add_argument('--no-extras', action='store_true',
+                        help='skip the optional extras: mmpretrain (ConvNeXt backbones) and '
+                        'onnx / onnxruntime / grad-cam (export, CAM)')
+    parser.add_argument('--mmcv-find-links', metavar='URL_OR_FOLDER',
+                        help="a prebuilt mmcv wheel index (OpenMMLab's per-CUDA/torch index, as "
+                        '`mim install mmcv` uses, or a local folder) tried before building')
     args = parser.parse_args(argv)
     try:
         if args.use_current_env:
@@ -450,7 +510,7 @@ def main(argv=None) -> int:
         info = probe(python)
         info = ensure_torch(python, info)
         info = ensure_mmcv(python, info, args)
-        ensure_project(python, info, args.only)
+        ensure_project(python, info, args.only, extras=not args.no_extras)
         verify(python, args.only)
         return 0
     except SetupError as exc:

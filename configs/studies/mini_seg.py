@@ -1,44 +1,43 @@
-# Stability study on the embedded mini Cityscapes set (CPU):
-#   python tools/study.py configs/studies/mini_seg.py
-# A plain mini DeepLabV3+ R18 is trained for 300 iterations, then every variant is inserted into
-# it and fine-tuned for 100 iterations without learning-rate warm-up, on 2 seeds.
-_base_ = ['./_base_/variants.py']
+# Insert CBAM variants into a trained mini DeepLabV3+ R18-D8 (CPU, embedded mini Cityscapes):
+#   python tools/study.py configs/studies/mini_seg.py --jobs 2
+# A plain segmentor is trained from scratch with the mini config's schedule (500 iterations).
+# Every variant -- 7 stabilisers x 2 placements, the reference and the A/A calibration -- is
+# inserted into it and fine-tuned for 30 iterations (batch 4; warm-up over 5 iterations to 0.005,
+# then cosine down to 1e-4, the pretraining's final rate), BatchNorm trained as mmseg's
+# Cityscapes configs train it, on 5 seeds, validated before the first step and every 10.
+_base_ = ['./_base_/insert_study.py']
 description = ('Insert CBAM variants into a trained mini DeepLabV3+ ResNetV1c-18 (mini '
-               'Cityscapes, 128x256 crops): shock, recovery and mIoU.')
+               'Cityscapes, 128x256): does inserting break it, where, and which stabiliser '
+               'prevents it?')
 base_config = '../mini/deeplabv3plus_r18-d8_500i_mini-cityscapes.py'
-scenario = 'insert'
-seeds = [0, 1]
 metric = 'mIoU'
-placement = dict(backbone=dict(type='PluginResNetV1c', stages=(False, True, True, True),
-                               position='after_conv2'))
-variants = dict(
-    alpha_warmup=dict(hooks=[dict(type='CBAMAlphaWarmupHook', iters=25, start=0.0)]),
-    head_inputs=dict(description='classic CBAM on the decode head inputs (backbone outputs 0 '
-                     'and 3, CBAMNeck without a neck), plain backbone',
-                     config=dict(model=dict(neck=dict(type='CBAMNeck',
-                                                      in_channels=[32, 64, 128, 256],
-                                                      levels=(0, 3), cbam=dict(type='CBAM'))))),
+equivalence_margin = 1.0  # one mIoU point
+placements = dict(
+    residual_branch=dict(plugins=dict(type='PluginResNetV1c', stages=(False, True, True, True),
+                                      position='after_conv2')),
+    # on each backbone stage's output (stages 2-4): the decode head's and ASPP's inputs
+    main_path=dict(after=['backbone.layer2', 'backbone.layer3', 'backbone.layer4']),
 )
+variant_hooks = dict(alpha_warmup=[dict(type='CBAMAlphaWarmupHook', iters=10, start=0.0)])
 pretrain = dict(seed=0, cfg_options={
     'val_dataloader': None, 'val_cfg': None, 'val_evaluator': None,
-    'train_cfg.max_iters': 300,
-    'param_scheduler.1.end': 300,
-    'default_hooks.checkpoint.interval': 300,
-})
-run = dict(cfg_options={
-    # no validation during the run (mmengine would also validate after the last epoch):
-    # tools/test.py evaluates the final checkpoint
-    'val_dataloader': None, 'val_cfg': None, 'val_evaluator': None,
-    'train_cfg.max_iters': 100,
-    'param_scheduler.0.start_factor': 1.0,
-    'param_scheduler.0.end': 1,
-    'param_scheduler.1.begin': 1,
-    'param_scheduler.1.end': 100,
-    'optim_wrapper.optimizer.lr': 0.01,
-    'default_hooks.logger.interval': 1,
-    'log_processor.window_size': 1,
-    'default_hooks.checkpoint.interval': 50,
     'default_hooks.checkpoint.max_keep_ckpts': 1,
 })
+run = dict(cfg_options={
+    'train_cfg': dict(type='IterBasedTrainLoop', max_iters=30, val_interval=10),
+    'train_dataloader.batch_size': 4,
+    'param_scheduler': [
+        dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
+        dict(type='CosineAnnealingLR', eta_min=1e-4, by_epoch=False, begin=5, end=30),
+    ],
+    'optim_wrapper.optimizer.lr': 0.005,
+    # no gradient clipping, as mmseg's Cityscapes schedule (the pretraining clips: from scratch)
+    'optim_wrapper.clip_grad': None,
+    'default_hooks.logger': dict(type='LoggerHook', interval=1, log_metric_by_epoch=False),
+    'log_processor': dict(by_epoch=False, window_size=1),
+    'default_hooks.checkpoint': dict(type='CheckpointHook', by_epoch=False, interval=30,
+                                     max_keep_ckpts=1),
+})
+validation = dict(interval=10)
 measure = dict(shock_iters=10, recovery_tol=0.05, recovery_window=5, spike_factor=1.5,
-               spike_window=10)
+               spike_window=10, bootstrap=200, components=['decode.loss_ce', 'aux.loss_ce'])

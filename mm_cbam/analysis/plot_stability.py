@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/analysis/plot_stability.py WORK_DIR [WORK_DIR ...] [--out-dir DIR]
+    python -m mm_cbam.analysis.plot_stability WORK_DIR [WORK_DIR ...] [--out-dir DIR]
         [--names NAME ...] [--collapse-threshold 0.95] [--spike-factor 2.0]
 
 Reads ``<work dir>/<timestamp>/vis_data/scalars.json`` of each run (every timestamp, so resumed
@@ -14,68 +14,37 @@ runs are joined) and writes to ``--out-dir`` (default ``<first work dir>/stabili
   run, one curve per layer;
 * ``summary.md`` -- per run: final validation metrics, loss spikes (a logged loss above
   ``--spike-factor`` times the median of the previous 10 logs), alpha / temperature trajectories
-  (first -> last, per layer), collapsed layers (mask saturation above the threshold at the last
-  log) and layers with non-finite values.
+  (first -> last, per layer), collapsed layers (mask saturation above the threshold for 3 logs in
+  a row, as the stability hook's alarm) and layers with non-finite values.
+
+Parsing, spikes and collapses are :mod:`mm_cbam.study.logs`, as in the stability study.
 """
 import argparse
-import json
 import os
 import os.path as osp
-import re
 import sys
-from collections import defaultdict
-from glob import glob
-from statistics import median
 from typing import Dict, List, Tuple
 
-STAT_RE = re.compile(r'^cbam/(?P<layer>.+)/(?P<stat>[^/]+)$')
+from mm_cbam.runner import run_files
+from mm_cbam.study import logs
+
 METRIC_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'mIoU', 'aAcc', 'mAcc')
 
 
 def load_run(work_dir: str) -> Dict:
-    """Training and validation scalars of a run, joined over its timestamps."""
-    files = sorted(glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
+    """Loss, per-module statistics and final validation metrics of a run (the study's log
+    parser: every timestamp of a resumed run, later lines win)."""
+    if not run_files.scalars_files(work_dir):
         raise FileNotFoundError(f'no */vis_data/scalars.json under {work_dir}: is it a work dir '
-                                'of tools/train.py?')
-    train: Dict[int, Dict[str, float]] = {}
-    val: Dict[int, Dict[str, float]] = {}
-    for path in files:
-        with open(path) as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                entry = json.loads(line)
-                step = int(entry.get('step', entry.get('iter', 0)))
-                if 'loss' in entry or any(k.startswith('cbam/') for k in entry):
-                    train[int(entry.get('iter', step))] = entry
-                elif any(k in entry for k in METRIC_KEYS):
-                    val[step] = entry
-    curves: Dict[str, Dict[str, List[Tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
-    loss = []
-    for it in sorted(train):
-        entry = train[it]
-        if 'loss' in entry:
-            loss.append((it, float(entry['loss'])))
-        for key, value in entry.items():
-            m = STAT_RE.match(key)
-            if m:
-                curves[m['stat']][m['layer']].append((it, float(value)))
-    metrics = {}
-    if val:
-        last = val[max(val)]
-        metrics = {k: float(last[k]) for k in METRIC_KEYS if k in last}
-    return dict(loss=loss, curves=curves, metrics=metrics, files=files)
-
-
-def loss_spikes(loss: List[Tuple[int, float]], factor: float) -> List[int]:
-    spikes = []
-    for i in range(3, len(loss)):
-        ref = median(v for _, v in loss[max(0, i - 10):i])
-        if ref > 0 and loss[i][1] > factor * ref:
-            spikes.append(loss[i][0])
-    return spikes
+                                'of mm_cbam.train?')
+    train, val = logs.read_scalars(work_dir)
+    by_stat: Dict[str, Dict[str, list]] = {}
+    for layer, stats in logs.module_series(train).items():
+        for stat, points in stats.items():
+            by_stat.setdefault(stat, {})[layer] = points
+    last = val[max(val)] if val else {}
+    return dict(loss=logs.series(train, 'loss'), curves=by_stat, train=train,
+                metrics={k: float(last[k]) for k in METRIC_KEYS if k in last})
 
 
 def _plot(out_path: str, title: str, panels: List[Tuple[str, Dict[str, list]]], ylabel: str):
@@ -106,7 +75,7 @@ def summarize(name: str, run: Dict, threshold: float, factor: float) -> List[str
     metrics = ', '.join(f'{k} = {v:.4g}' for k, v in run['metrics'].items()) or 'none logged'
     lines.append(f'- final validation metrics: {metrics}')
     if run['loss']:
-        spikes = loss_spikes(run['loss'], factor)
+        spikes = logs.spikes(run['loss'], factor, window=10)
         first, last = run['loss'][0][1], run['loss'][-1][1]
         lines.append(f'- loss: {first:.4g} -> {last:.4g} over {run["loss"][-1][0]} iterations; '
                      f'{len(spikes)} spike(s) above {factor}x the running median'
@@ -114,19 +83,13 @@ def summarize(name: str, run: Dict, threshold: float, factor: float) -> List[str
     curves = run['curves']
     layers = sorted({layer for stat in curves.values() for layer in stat})
     lines.append(f'- attention modules logged: {len(layers)}')
-    collapsed, nonfinite = [], []
-    def last(stat, layer):
-        return curves.get(stat, {}).get(layer, [(0, 0.0)])[-1][1]
-
-    for layer in layers:
-        saturation = max(last(f'{m}_sat_lo', layer) + last(f'{m}_sat_hi', layer)
-                         for m in ('ca', 'sa'))
-        if saturation > threshold:
-            collapsed.append(layer)
-        if any(v > 0 for _, v in curves.get('nonfinite', {}).get(layer, [])):
-            nonfinite.append(layer)
-    lines.append(f'- collapsed layers (mask saturation > {threshold:.0%} at the last log): '
-                 + (', '.join(collapsed) if collapsed else 'none'))
+    collapsed = logs.collapses(run['train'], threshold)
+    nonfinite = [layer for layer in layers
+                 if any(v > 0 for _, v in curves.get('nonfinite', {}).get(layer, []))]
+    lines.append(f'- collapsed layers (mask saturation > {threshold:.0%} for 3 logs in a row, '
+                 'the stability alarm): ' + (', '.join(
+                     f"{layer} (from iteration {c['first']}, stuck {c['side']})"
+                     for layer, c in collapsed.items()) or 'none'))
     lines.append('- layers with non-finite values: ' + (', '.join(nonfinite) or 'none'))
     tracked = [s for s in ('alpha', 'ca_T', 'sa_T', 'fusion_avg', 'router_entropy') if s in curves]
     if tracked and layers:
@@ -176,8 +139,8 @@ def main(argv=None) -> int:
         for name, run in runs.items():
             cells = [f"{run['metrics'][k]:.4g}" if k in run['metrics'] else '-'
                      for k in METRIC_KEYS]
-            report.append(f'| {name} | ' + ' | '.join(cells) +
-                          f" | {len(loss_spikes(run['loss'], args.spike_factor))} |")
+            spikes = logs.spikes(run['loss'], args.spike_factor, window=10)
+            report.append(f'| {name} | ' + ' | '.join(cells) + f' | {len(spikes)} |')
         report.append('')
     for name, run in runs.items():
         report += summarize(name, run, args.collapse_threshold, args.spike_factor)

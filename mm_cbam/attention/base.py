@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..validation import names_tuple, positive_float, strict_bool
+from ..validation import choice, names_tuple, positive_float, strict_bool
+from .layout import LAYOUTS, from_nchw, to_nchw
 
 ACTIVATIONS = {'relu': nn.ReLU, 'silu': nn.SiLU}
 GATES = {'sigmoid': torch.sigmoid, 'hardsigmoid': F.hardsigmoid}
@@ -70,16 +71,18 @@ def module_tensors(module: nn.Module) -> List[Tensor]:
 
 
 class AttentionBase(BaseModule):
-    """Recording, map selection and input checks shared by the three attention modules.
+    """Recording, map selection, layouts and input checks shared by the attention modules.
 
     ``return_maps``: ``False`` (``forward`` returns the tensor), ``True`` (the module's default
     tuple ``(out, *maps)``) or a sequence of map names from :attr:`MAP_NAMES` (e.g. ``('ca', 'sa')``
-    for a notebook class that returns exactly those).
+    for a notebook class that returns exactly those). ``layout``: ``'nchw'``, ``'nhwc'`` or
+    ``'tokens'`` (``forward(x, hw_shape=(H, W))``), see :mod:`.layout`; maps are always NCHW.
     """
     MAP_NAMES: Tuple[str, ...] = ()
 
-    def __init__(self, init_cfg=None):
+    def __init__(self, layout: str = 'nchw', init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.layout = choice('layout', layout, LAYOUTS)
         self.recording = False
         self.last_maps: Optional[Dict[str, Optional[Tensor]]] = None
         self._return_maps, self._map_names = False, ()  # subclasses set return_maps when built
@@ -100,14 +103,29 @@ class AttentionBase(BaseModule):
         """The maps ``return_maps=True`` returns."""
         return self.MAP_NAMES
 
-    def _output(self, out: Tensor, **maps):
-        """Record the maps if recording; return ``out`` or ``(out, *selected maps)``.
+    def _input(self, x: Tensor, hw_shape, expected: Optional[int]) -> Tensor:
+        """The NCHW view of ``x`` (given in :attr:`layout`), checked against ``expected``
+        channels."""
+        x = to_nchw(x, self.layout, hw_shape, type(self).__name__)
+        self._check_channels(x, expected)
+        return x
+
+    def _output(self, out: Tensor, x: Tensor, **maps):
+        """Record the maps if recording; return ``out`` (in :attr:`layout`) or
+        ``(out, *selected maps)``.
 
         ``ca`` is recorded as (B, C) and returned as (B, C, 1, 1), as the notebook returns it.
+        Recording also keeps ``out_finite`` and ``contribution`` = ||out - x|| / ||x||, what the
+        module actually changes (0-d tensors; one full-size subtraction, only when recording).
         """
         if self.recording:
             self.last_maps = {k: (v.detach() if v is not None else None) for k, v in maps.items()}
-            self.last_maps['out_finite'] = torch.isfinite(out.detach()).all()
+            with torch.no_grad():
+                self.last_maps['out_finite'] = torch.isfinite(out).all()
+                self.last_maps['contribution'] = (
+                    torch.linalg.vector_norm((out - x).float())
+                    / torch.linalg.vector_norm(x.float()).clamp_min(1e-12))
+        out = from_nchw(out, self.layout)
         if not self._map_names:
             return out
         selected = []

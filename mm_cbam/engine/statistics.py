@@ -43,6 +43,7 @@ def module_statistics(module, grad_norm: Optional[Tensor] = None) -> Dict[str, f
     (softmax fusion weights); ``router_w{k}`` (batch mean weight of dynamic branch k) and
     ``router_entropy`` (batch mean entropy of the router weights, nats); ``ca_*`` / ``sa_*``
     mask ``mean``, ``std``, ``sat_lo`` (fraction < 0.05), ``sat_hi`` (fraction > 0.95);
+    ``contribution`` (||out - x|| / ||x||: how much the module changes its input);
     ``gnorm`` (gradient norm of the module's parameters, when given); ``nonfinite``
     (1 if any parameter, map or the output is NaN/Inf).
 
@@ -74,6 +75,8 @@ def module_statistics(module, grad_norm: Optional[Tensor] = None) -> Dict[str, f
         values['router_entropy'] = -(rw * rw.clamp_min(1e-12).log()).sum(dim=1).mean()
     if maps.get('out_finite') is not None:
         finite.append(maps['out_finite'])
+    if maps.get('contribution') is not None:
+        values['contribution'] = maps['contribution'].float()
     if grad_norm is not None:
         values['gnorm'] = grad_norm.detach().float()
     values['nonfinite'] = (~torch.stack(finite).all()).float() if finite else torch.zeros(())

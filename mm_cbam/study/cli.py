@@ -1,37 +1,41 @@
-"""Run a stability study: CBAM variants x seeds, trained and tested with the project's tools,
-then a report of what the seeds support.
+"""Run a stability study: CBAM variants (placement x stabiliser) x seeds, inserted into a trained
+model and fine-tuned with exact pairing, then a report of what the statistics support.
 
 Usage::
 
-    python tools/study.py STUDY [--work-root DIR] [--seeds N] [--only VARIANT ...]
-        [--lr-mult X] [--cfg-options KEY=VALUE ...] [--launcher none|pytorch|slurm]
-        [--gpus N] [--partition P] [--jobs N] [--dry-run] [--report-only]
+    python -m mm_cbam.study STUDY [--work-root DIR] [--seeds 0-4] [--only VARIANT ...]
+        [--cfg-options KEY=VALUE ...] [--launcher none|pytorch|slurm] [--gpus N]
+        [--partition P] [--jobs N] [--dry-run] [--report-only]
 
-* ``STUDY``: a study file (``configs/studies/*.py``; format in ``mm_cbam/study/spec.py``).
-* Every (variant, seed) run trains with ``tools/train.py`` and is tested with ``tools/test.py``
-  into ``<work root>/<study>/<variant>/seed<k>/`` (``--launcher pytorch``: ``dist_train.sh`` /
-  ``dist_test.sh`` with ``--gpus`` processes; ``slurm``: ``slurm_train.sh`` / ``slurm_test.sh``
-  on ``--partition``). In the insert scenario a plain baseline is trained first
-  (``<study>/pretrain``) unless the study names a checkpoint.
-* Finished runs are skipped, interrupted ones resumed (``--resume``): run the same command again
-  after a crash or a kill. The console shows which run is going, how many are done and left and
-  the estimated time left.
-* ``--jobs N`` runs N variant runs at a time (after the pretraining): e.g. one per GPU of a
-  node with ``--gpus 1``. Their time per iteration is then not comparable.
-* ``--cfg-options`` is applied to every run (e.g. to shorten all runs); ``--lr-mult`` is the
-  stress knob (the study then lives in ``<study>-lr<X>``).
-* ``--dry-run`` prints every command (with the work dirs the report reads) and runs nothing;
-  ``--report-only`` rewrites ``<work root>/<study>/report.md`` and its PNGs from the logs.
+(``tools/study.py`` is this module.)
+
+* ``STUDY``: a study file (``configs/studies/*.py``; format in :mod:`mm_cbam.study.spec`).
+* Every variant is checked by building its model before anything runs (``--dry-run`` too).
+* Every run's whole config is written to ``<work root>/<study>/<variant>/seed<k>/config.py``
+  and trained with ``python -m mm_cbam.train`` (``--launcher pytorch``: ``torchrun``, ``slurm``:
+  ``srun`` with ``--gpus`` GPUs, up to 8 per node); finished runs are skipped, interrupted ones
+  resumed: run the same command again after a crash. Two processes on the same work root share
+  the work (run locks). The console shows the run, how many are left and the estimated time
+  left.
+* ``--seeds`` / ``--only`` select runs (the report is then ``report-<selection>.md``: the full
+  ``report.md`` is never replaced by a subset); ``--cfg-options`` applies to every run.
+* ``--dry-run`` writes the configs and prints the commands; ``--report-only`` rewrites the
+  report from the runs' measurements.
 """
 import argparse
+import json
+import os
 import os.path as osp
 import sys
 
-import mm_cbam  # noqa: F401
-from mm_cbam.runner.cli import run_cli
-from mm_cbam.study import (RunFailed, StudyError, execute, load_study, plan_runs, shell_line,
-                           write_report)
-from mm_cbam.study.plan import commands
+from ..runner.cli import run_cli
+from ..runner.run_files import RunFileError
+from .commands import shell_line, train_command
+from .execute import Executor, RunFailed
+from .logs import LogError
+from .plan import plan_runs
+from .report import write_report
+from .spec import StudyError, load_study
 
 
 def parse_args(argv=None):
@@ -40,28 +44,51 @@ def parse_args(argv=None):
     parser.add_argument('study', help='study file (configs/studies/*.py)')
     parser.add_argument('--work-root', default='work_dirs/studies',
                         help='parent of the study directory (default: work_dirs/studies)')
-    parser.add_argument('--seeds', type=int, help='use seeds 0..N-1 instead of the study\'s')
+    parser.add_argument('--seeds', help="seeds instead of the study's: '0-4', '5,6,7' or a "
+                        'count N (0..N-1)')
     parser.add_argument('--only', nargs='+', metavar='VARIANT',
-                        help='run only these variants (and the reference)')
-    parser.add_argument('--lr-mult', type=float, help='learning-rate multiplier (stress knob)')
+                        help='run only these variants (and the reference and calibration)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='key=value options applied to every run')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    parser.add_argument('--gpus', type=int, default=1, help='processes per run (launchers)')
+    parser.add_argument('--gpus', type=int, default=1, help='GPUs (processes) per run')
     parser.add_argument('--partition', default='PARTITION', help='slurm partition')
     parser.add_argument('--jobs', type=int, default=1, help='runs at a time (default 1)')
-    parser.add_argument('--dry-run', action='store_true', help='print the commands only')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='write the configs, print the commands, run nothing')
     parser.add_argument('--report-only', action='store_true',
-                        help='only rewrite the report from the runs\' logs')
+                        help="only rewrite the report from the runs' measurements")
     return parser.parse_args(argv)
 
 
-def _selection(args) -> str:
-    """The options that choose the study directory and its runs, for the printed follow-ups."""
-    out = f' --work-root {args.work_root}' if args.work_root != 'work_dirs/studies' else ''
-    out += f' --seeds {args.seeds}' if args.seeds else ''
-    out += f' --lr-mult {args.lr_mult:g}' if args.lr_mult else ''
-    return out + (' --only ' + ' '.join(args.only) if args.only else '')
+def check_variants(study, runs) -> dict:
+    """Build every variant's model (errors name the variant) and count the trainable
+    parameters its attention adds; kept in ``<study dir>/plan.json`` for the report."""
+    from ..runner.config import build_model, load_config
+    counts = {}
+    for run in runs:
+        if run.variant is None or run.variant in counts:
+            continue
+        try:
+            model = build_model(load_config(run.config))
+        except Exception as exc:  # noqa: BLE001 - a broken variant, named before anything runs
+            raise StudyError(f'variant {run.variant!r} does not build: {type(exc).__name__}: '
+                             f'{str(exc).splitlines()[0] if str(exc) else ""}') from None
+        counts[run.variant] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    base = counts.get(study.reference)
+    params = {name: (f'{n - base:+,d}' if base is not None else f'{n:,d}')
+              for name, n in counts.items()}
+    with open(osp.join(study.work_dir, 'plan.json'), 'w') as f:
+        json.dump(dict(added_params=params), f, indent=1)
+    return params
+
+
+def saved_params(study) -> dict:
+    path = osp.join(study.work_dir, 'plan.json')
+    if not osp.isfile(path):
+        return {}
+    from ..runner.run_files import read_json
+    return read_json(path).get('added_params', {})
 
 
 def main(argv=None) -> int:
@@ -69,33 +96,37 @@ def main(argv=None) -> int:
     for name in ('gpus', 'jobs'):
         if getattr(args, name) < 1:
             raise StudyError(f'--{name} must be >= 1, got {getattr(args, name)}')
-    study = load_study(args.study, seeds=args.seeds, only=args.only, lr_mult=args.lr_mult,
-                       work_root=args.work_root, cfg_options=args.cfg_options)
-    runs = plan_runs(study, write_configs=not args.report_only)
+    import mm_cbam  # noqa: F401
+    study = load_study(args.study, seeds=args.seeds, only=args.only, work_root=args.work_root,
+                       cfg_options=args.cfg_options)
+    os.makedirs(study.work_dir, exist_ok=True)
+    runs = plan_runs(study, write=not args.report_only)
     print(f'study {study.name}: {study.scenario} scenario, {len(study.variants)} variants x '
           f'{len(study.seeds)} seeds = {len(runs)} runs in {study.work_dir}')
     if args.report_only:
-        print(f'report written: {write_report(study, runs)}')
+        print(f'report written: {write_report(study, runs, saved_params(study))}')
         return 0
+    params = check_variants(study, runs)
     if args.dry_run:
-        print(f'# run from {osp.dirname(osp.dirname(osp.abspath(__file__)))}; '
-              'each block: one run (train, then test)')
+        print('# every variant builds; one block per run (from any directory)')
         for run in runs:
-            cmds = commands(run, args.launcher, args.gpus, args.partition, python='python')
-            print(f'# {run.key}: {run.status}; work dir {run.work_dir}'
-                  + ('' if cmds else ' (finished)'))
-            for command in cmds:
-                print(shell_line(command))
-        print(f'# then: python -m mm_cbam.study {args.study} --report-only' + _selection(args))
+            print(f'# {run.key}: {run.status}')
+            if run.status in ('new', 'resume'):
+                print(shell_line(train_command(run, args.launcher, args.gpus, args.partition,
+                                               python='python')))
+        print(f'# then: python -m mm_cbam.study {args.study} --report-only'
+              + (f' --work-root {args.work_root}' if args.work_root != 'work_dirs/studies'
+                 else '') + (f' --seeds {args.seeds}' if args.seeds else '')
+              + (' --only ' + ' '.join(args.only) if args.only else ''))
         return 0
-    execute(runs, study.work_dir, args.launcher, args.gpus, args.partition, args.jobs)
-    print(f'report written: {write_report(study, runs)}')
+    Executor(study, runs, args.launcher, args.gpus, args.partition, args.jobs).run_all()
+    print(f'report written: {write_report(study, runs, params)}')
     return 0
 
 
 def run(argv=None) -> int:
     """``main`` with study errors (and the usual ones) as one line."""
-    return run_cli(main, argv, extra=(StudyError, RunFailed))
+    return run_cli(main, argv, extra=(StudyError, RunFailed, LogError, RunFileError))
 
 
 if __name__ == '__main__':

@@ -1,34 +1,41 @@
-"""Running a study: the runs one after the other (or ``jobs`` at a time), skipping finished runs,
-resuming interrupted ones, with progress and an estimate of the time left.
+"""Running a study: the pretraining first, then the variant runs ``jobs`` at a time; finished
+runs skipped, interrupted ones resumed; progress and an estimate of the time left; each run
+measured as soon as it ends.
 
-The tool only launches the project's tools and reads their logs; each run's console output goes
-to ``<run>/study.log`` and a condensed progress line is echoed at most every ``echo_every``
-seconds. Durations of finished runs are kept in ``<study dir>/durations.json`` so that the
-estimate survives a restart. The pretraining of an insert study runs first, alone; with
-``jobs > 1`` the variant runs then share the machine (their time per iteration is then not
-comparable), and concurrent ``--launcher pytorch`` runs get different ``PORT`` values.
+Without a launcher the runs go to ``jobs`` long-lived worker processes, each calling
+``mm_cbam.train``'s ``main`` for one run after another (one import of mmdet / mmseg per worker
+instead of one per run; each worker uses ``cpu_count // jobs`` threads). With ``--launcher
+pytorch|slurm`` every run is a command (:mod:`.commands`). A run's console output goes to
+``<run>/study.log``. A run that a guard stops (non-finite loss, a stability alarm with
+``stop_on_alarm``) is a result, recorded in ``stopped.txt``, not a failure. Run locks
+(:mod:`.lock`) keep two study processes off the same run. Durations of finished runs are kept
+in ``<study dir>/durations.json`` for the estimate.
 """
 import json
 import os
 import os.path as osp
-import queue
-import re
 import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Optional
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import partial
+from multiprocessing import get_context
+from typing import Callable, Dict, List
 
-from .plan import ROOT, Run, commands, run_status, shell_line
+from ..runner import run_files
+from . import measure as measure_mod
+from .commands import shell_line, train_command
+from .lock import Locks
+from .plan import Run, run_status
+from .spec import Study
 
 
 class RunFailed(RuntimeError):
-    """A run's command failed; the study can be restarted and continues there."""
+    """A run failed; the study can be restarted and continues there."""
 
 
-def _fmt_duration(seconds: float) -> str:
+def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:
         return f'{seconds} s'
@@ -39,50 +46,6 @@ def _fmt_duration(seconds: float) -> str:
     return f'{hours} h {minutes:02d} min'
 
 
-def _progress_text(line: str) -> str:
-    """``... - mmengine - INFO - Epoch(train)  [2][10/40]  lr: ...  loss: 0.8100  ...`` ->
-    ``Epoch(train) [2][10/40] eta 0:01:10 loss 0.8100``."""
-    text = line.split(' - INFO - ', 1)[-1].strip()
-    m = re.match(r'\S+\(\w+\)\s*(?:\[[^\]]*\])+', text)  # 'Epoch(train)  [4][40/40]'
-    head = ' '.join(m.group(0).split()) if m else text.split('  ', 1)[0]
-    items = dict(p.split(': ', 1) for p in text.split('  ') if ': ' in p)
-    out = head
-    if 'eta' in items:
-        out += f" eta {items['eta']}"
-    if 'loss' in items:
-        out += f" loss {items['loss']}"
-    return out
-
-
-def run_command(command: List[str], log_path: str, label: str, echo: Callable[[str], None],
-                echo_every: float = 30.0, env: Optional[dict] = None) -> None:
-    """Run ``command`` from the repository root, output appended to ``log_path``; echo the
-    training progress now and then; raise :class:`RunFailed` with the log's tail on failure."""
-    env = dict(os.environ if env is None else env)
-    while command and '=' in command[0] and not command[0].startswith('-'):
-        key, value = command[0].split('=', 1)
-        env[key], command = value, command[1:]
-    os.makedirs(osp.dirname(log_path), exist_ok=True)
-    tail: deque = deque(maxlen=40)
-    last_echo = time.time()
-    with open(log_path, 'a') as log:
-        log.write(f'\n$ {shell_line(command)}\n')
-        log.flush()
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1)
-        for line in proc.stdout:
-            log.write(line)
-            tail.append(line.rstrip())
-            if ('Epoch(train)' in line or 'Iter(train)' in line) and \
-                    time.time() - last_echo >= echo_every:
-                echo(f'    {label}: {_progress_text(line)}')
-                last_echo = time.time()
-        code = proc.wait()
-    if code != 0:
-        raise RunFailed(f'{label}: command failed with exit status {code}: {shell_line(command)}'
-                        f'\n--- last lines of {log_path}:\n' + '\n'.join(tail))
-
-
 class Durations:
     """Seconds each finished run took, persisted next to the study's runs."""
 
@@ -90,97 +53,218 @@ class Durations:
         self.path = path
         self.values: Dict[str, float] = {}
         if osp.isfile(path):
-            with open(path) as f:
-                self.values = json.load(f)
+            self.values = run_files.read_json(path)
 
     def add(self, key: str, seconds: float) -> None:
         self.values[key] = seconds
-        os.makedirs(osp.dirname(self.path), exist_ok=True)
         with open(self.path, 'w') as f:
             json.dump(self.values, f, indent=1)
 
-    def eta(self, left: List[Run], jobs: int = 1) -> str:
-        """Time left: the mean duration of finished variant runs times the runs left (divided
-        among ``jobs``)."""
+    def eta(self, left: List[Run], jobs: int) -> str:
+        runs = [v for k, v in self.values.items() if k != 'pretrain']
         if not left:
             return '0 s'
-        runs = [v for k, v in self.values.items() if k != 'pretrain']
         if not runs:
             return 'known after the first variant run'
         per_run = sum(runs) / len(runs)
-        pretrain = sum(self.values.get('pretrain', 5 * per_run) for r in left
-                       if r.key == 'pretrain')
-        rest = sum(per_run for r in left if r.key != 'pretrain')
-        return _fmt_duration(pretrain + rest / max(1, jobs))
+        pretrain = self.values.get('pretrain', 5 * per_run) if any(
+            r.key == 'pretrain' for r in left) else 0
+        return _duration(pretrain + per_run * sum(r.key != 'pretrain' for r in left) / jobs)
 
 
-def execute(runs: List[Run], work_dir: str, launcher: str = 'none', gpus: int = 1,
-            partition: str = 'PARTITION', jobs: int = 1,
-            echo: Callable[[str], None] = print) -> None:
-    """Run every unfinished run (the pretraining first, then ``jobs`` at a time); a failed run
-    stops nothing else, the study ends with :class:`RunFailed` naming every failure (run the
-    command again to continue)."""
-    durations = Durations(osp.join(work_dir, 'durations.json'))
-    total, lock, failures = len(runs), threading.Lock(), []
-    started = time.time()
-    position = {run.key: i for i, run in enumerate(runs, start=1)}
-    for run in runs:
-        if run.status == 'done':
-            echo(f'[{position[run.key]}/{total}] {run.key}: finished earlier, skipped')
+def _worker_init(threads: int) -> None:
+    import torch
+    torch.set_num_threads(threads)
+    import mm_cbam  # noqa: F401
 
-    def say(text):
-        with lock:
-            echo(text)
 
-    def one(run: Run, slot: int = 0) -> None:
-        with lock:
-            left = [r for r in runs if r.status != 'done']
-            eta = durations.eta(left, jobs)
-        action = {'new': 'training', 'resume': 'resuming (--resume)',
-                  'test': 'testing the final checkpoint'}[run.status]
-        say(f'[{position[run.key]}/{total}] {run.key}: {action}; done {total - len(left)}, '
-            f'left {len(left)}, estimated time left {eta}')
-        env = dict(os.environ)
-        if launcher == 'pytorch' and jobs > 1:
-            env['PORT'] = str(29500 + 10 * slot)
-        t0 = time.time()
+def train_in_worker(argv: List[str], work_dir: str) -> str:
+    """``mm_cbam.train.main(argv)`` with the output in ``<work_dir>/study.log``: ``'done'``,
+    ``'stopped'`` (a guard stopped it: a result) or ``'failed: <reason>'``."""
+    import gc
+    import traceback
+    os.makedirs(work_dir, exist_ok=True)
+    saved = os.dup(1), os.dup(2)
+    status = 'done'
+    with open(osp.join(work_dir, 'study.log'), 'a') as log:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
         try:
-            for command in commands(run, launcher, gpus, partition, python=sys.executable):
-                run_command(command, osp.join(run.work_dir, 'study.log'), run.key, say, env=env)
-            status = run_status(run)
-            if status != 'done':
-                raise RunFailed(f'{run.key}: the commands finished but the run is not complete '
-                                f'(status {status!r}); see '
-                                f'{osp.join(run.work_dir, "study.log")}')
-        except RunFailed as exc:
-            say(f'[{position[run.key]}/{total}] {run.key}: FAILED')
-            with lock:
-                failures.append(str(exc))
-            return
-        with lock:
-            run.status = status
-            durations.add(run.key, time.time() - t0)
-        say(f'[{position[run.key]}/{total}] {run.key}: done in {_fmt_duration(time.time() - t0)}')
-
-    todo = [r for r in runs if r.status != 'done']
-    first = [r for r in todo if r.key == 'pretrain']
-    for run in first:
-        one(run)
-    if not failures:
-        rest = [r for r in todo if r.key != 'pretrain']
-        slots: queue.Queue = queue.Queue()  # slot k: the k-th concurrent run (its PORT)
-        for slot in range(max(1, jobs)):
-            slots.put(slot)
-
-        def worker(run):
-            slot = slots.get()
+            from mm_cbam.runner.cli import stop_errors
+            from mm_cbam.train import main
+            log.write(f'$ python -m mm_cbam.train {shell_line(argv)}\n')
+            log.flush()
             try:
-                one(run, slot)
-            finally:
-                slots.put(slot)
+                main(argv)
+            except stop_errors() as exc:
+                with open(run_files.stopped_path(work_dir), 'w') as f:
+                    f.write(str(exc))
+                status = 'stopped'
+            except BaseException as exc:  # noqa: BLE001 - reported, the study goes on
+                traceback.print_exc()
+                status = f'failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}'
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            gc.collect()
+    return status
 
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            list(pool.map(worker, rest))
-    if failures:
-        raise RunFailed('\n\n'.join(failures))
-    echo(f'all {total} runs finished ({_fmt_duration(time.time() - started)} in this session)')
+
+def _progress(work_dir: str) -> str:
+    """The newest training progress line of a run, condensed."""
+    path = osp.join(work_dir, 'study.log')
+    try:
+        with open(path, 'rb') as f:
+            f.seek(max(0, osp.getsize(path) - 8192))
+            lines = f.read().decode(errors='replace').splitlines()
+    except OSError:
+        return ''
+    for line in reversed(lines):
+        if 'Iter(train)' in line or 'Epoch(train)' in line:
+            text = line.split(' - INFO - ', 1)[-1]
+            head = text.split('  lr:')[0]
+            loss = [p for p in text.split('  ') if p.startswith(('eta:', 'loss:'))]
+            return ' '.join([' '.join(head.split())] + loss)
+    return ''
+
+
+class Executor:
+    """Runs a study's runs (see the module doc)."""
+
+    def __init__(self, study: Study, runs: List[Run], launcher: str = 'none', gpus: int = 1,
+                 partition: str = 'PARTITION', jobs: int = 1,
+                 echo: Callable[[str], None] = None, echo_every: float = 30.0):
+        self.study, self.runs, self.launcher = study, runs, launcher
+        self.gpus, self.partition, self.jobs = gpus, partition, max(1, jobs)
+        self.echo = echo or partial(print, flush=True)
+        self.echo_every = echo_every
+        self.durations = Durations(osp.join(study.work_dir, 'durations.json'))
+        self.locks = Locks()
+        self.failures: List[str] = []
+        self.position = {r.key: i for i, r in enumerate(runs, start=1)}
+        self._lock = threading.Lock()
+        self._measurer = None
+
+    def say(self, run: Run, text: str) -> None:
+        with self._lock:
+            self.echo(f'[{self.position[run.key]}/{len(self.runs)}] {run.key}: {text}')
+
+    def _measure(self, run: Run) -> None:
+        if run.key == 'pretrain':
+            return
+        if self._measurer is None:
+            self._measurer = measure_mod.Measurer(self.study)
+        measure_mod.save(run.work_dir, self._measurer.measure(run))
+
+    def _argv(self, run: Run) -> List[str]:
+        return train_command(run, 'none')[3:]  # without 'python -m mm_cbam.train'
+
+    def _finish(self, run: Run, status: str, started: float) -> None:
+        self.locks.release(run.work_dir)
+        if status.startswith('failed'):
+            self.failures.append(f'{run.key}: {status} (see {run.work_dir}/study.log)')
+            self.say(run, 'FAILED: ' + status)
+            return
+        self._measure(run)
+        run.status = run_status(run)
+        self.durations.add(run.key, time.time() - started)
+        self.say(run, ('stopped by a guard (a result: see stopped.txt), ' if status == 'stopped'
+                       else '') + f'done in {_duration(time.time() - started)}')
+
+    def _claim(self, run: Run) -> bool:
+        holder = self.locks.acquire(run.work_dir)
+        if holder is not None:
+            self.say(run, f'held by {holder}: skipped (it finishes there)')
+            run.status = 'held'
+            return False
+        run.status = run_status(run)
+        if run.status == 'done':
+            self.locks.release(run.work_dir)
+            return False
+        left = [r for r in self.runs if r.status not in ('done', 'held')]
+        self.say(run, {'new': 'training', 'resume': 'resuming', 'measure': 'measuring'}[
+            run.status] + f'; left {len(left)}, estimated time left '
+                          f'{self.durations.eta(left, self.jobs)}')
+        return True
+
+    def run_all(self) -> None:
+        """Run every unfinished run; raise :class:`RunFailed` naming the failures at the end."""
+        started = time.time()
+        for run in self.runs:
+            if run.status == 'done':
+                self.say(run, 'finished earlier, skipped')
+        todo = [r for r in self.runs if r.status != 'done']
+        first = [r for r in todo if r.key == 'pretrain']
+        rest = [r for r in todo if r.key != 'pretrain']
+        try:
+            if self.launcher == 'none':
+                self._local(first, 1)
+                if not self.failures:
+                    self._local(rest, self.jobs)
+            else:
+                self._commands(first + (rest if not self.failures else []))
+        finally:
+            self.locks.release_all()
+        if self.failures:
+            raise RunFailed('\n'.join(self.failures) + '\nrun the same command again to '
+                            'continue')
+        self.echo(f'all runs finished ({_duration(time.time() - started)} in this session)')
+
+    def _local(self, runs: List[Run], jobs: int) -> None:
+        if not runs:
+            return
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context('spawn'),
+                                   initializer=_worker_init, initargs=(threads, ))
+        with pool:
+            pending, running, stop = list(runs), {}, threading.Event()
+            ticker = threading.Thread(target=self._tick, args=(running, stop), daemon=True)
+            ticker.start()
+            futures = {}
+            while pending or futures:
+                while pending and len(futures) < jobs:
+                    run = pending.pop(0)
+                    if not self._claim(run):
+                        continue
+                    if run.status == 'measure':
+                        self._finish(run, 'done', time.time())
+                        continue
+                    running[run.key] = (run, time.time())
+                    futures[pool.submit(train_in_worker, self._argv(run), run.work_dir)] = run
+                if not futures:
+                    break
+                future = next(as_completed(futures))
+                run = futures.pop(future)
+                _, t0 = running.pop(run.key)
+                self._finish(run, future.result(), t0)
+            stop.set()
+
+    def _tick(self, running: dict, stop: threading.Event) -> None:
+        while not stop.wait(self.echo_every):
+            for run, _ in list(running.values()):
+                line = _progress(run.work_dir)
+                if line:
+                    self.say(run, line)
+
+    def _commands(self, runs: List[Run]) -> None:
+        for run in runs:
+            if not self._claim(run):
+                continue
+            t0 = time.time()
+            if run.status != 'measure':
+                command = train_command(run, self.launcher, self.gpus, self.partition)
+                with open(osp.join(run.work_dir, 'study.log'), 'a') as log:
+                    log.write(f'$ {shell_line(command)}\n')
+                    log.flush()
+                    code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
+                status = 'done' if code == 0 else (
+                    'stopped' if code == 3 else f'failed: exit status {code}')
+            else:
+                status = 'done'
+            self._finish(run, status, t0)

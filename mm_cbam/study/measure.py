@@ -1,152 +1,125 @@
-"""What a study measures in each run, from the run's own logs.
+"""What a study measures in one finished run, from the run's own files, kept in
+``<run>/measure.json`` (so that ``--report-only`` only reads).
 
-Inputs: ``<run>/<timestamp>/vis_data/scalars.json`` (every timestamp, so resumed runs are joined;
-a later line for the same iteration wins), ``<run>/test/*/metrics.json`` and the final checkpoint.
-Study runs log every iteration with a window of 1, so ``loss`` is the loss of that iteration.
+Per run (comparisons with the reference are the report's job, :mod:`.report`):
 
-Definitions (``measure`` settings of the study file in parentheses):
-
-* **shock** (insert scenario): mean loss of the variant over its first ``shock_iters`` logged
-  iterations divided by the reference run's (same seed, same batches: the data order depends on
-  the seed only) over the same iterations, minus 1. +0.50 means the loss started 50 % higher.
-* **recovery**: the first iteration at which the variant's running mean loss (the last
-  ``recovery_window`` logged iterations, fewer at the start) is within ``recovery_tol`` of the
-  reference's over the same iterations (ratio <= 1 + tol); None if it never is.
-* **spikes**: logged iterations whose loss exceeds ``spike_factor`` times the median of the
-  previous ``spike_window`` logged losses (from the fourth logged iteration on).
-* **grad-norm peak / spikes**: maximum of the logged total gradient norm (mmengine logs it when
-  gradient clipping is configured) and its spikes by the same rule.
-* **alarms**: stability alarms raised (``cbam_summary/alarms`` of CBAMStabilityHook).
-* **time per iteration**: median of the logged ``time``.
+* ``loss`` and ``components``: the logged loss and its terms per iteration (study runs log every
+  iteration with a window of 1);
+* ``val``: the logged validation metrics by step (step 0 = before any training step,
+  ``ExtraValidationHook``), and ``precise``: the same recomputed exactly from the dumps
+  (:mod:`.precise`), with the bootstrap values of the study metric at the first and last step;
+* ``spikes``: logged iterations whose loss exceeds ``spike_factor`` x the median of the previous
+  ``spike_window`` (and ``logged``, to make it a rate);
+* ``grad_norm_max``: the total gradient norm mmengine logs when the schedule clips gradients,
+  else None; ``gnorm_max``: the largest per-module attention gradient norm the stability hook
+  logged (logged whatever the schedule);
+* ``stages``: the last logged ``alpha``, ``ca_T``, ``sa_T`` and ``contribution``
+  (||out - x|| / ||x||) per stage, averaged over its modules; ``curves`` the same over time;
+* ``collapses``: modules whose mask saturated for 3 logs in a row, with the first iteration and
+  the side (stuck near 0 or near 1);
+* ``time_per_iter``: median logged time; ``stopped``: why a guard stopped the run, if one did.
 """
-import json
+import os
 import os.path as osp
-import re
-from collections import defaultdict
-from glob import glob
 from statistics import median
-from typing import Dict, List, Optional, Tuple
+from typing import Optional
 
-from ..engine.statistics import saturation
-
-STAT_RE = re.compile(r'^cbam/(?P<layer>.+)/(?P<stat>[^/]+)$')
-CURVE_STATS = ('alpha', 'ca_T', 'sa_T', 'router_entropy', 'fusion_avg', 'saturation')
-
-
-def stage_of(layer: str) -> str:
-    """``backbone.layer3.2.cbam`` -> ``layer3``; neck modules -> ``neck``."""
-    m = re.search(r'(layer\d+|stage\d+|s\d+)\.', layer)
-    if m:
-        return m.group(1)
-    return 'neck' if layer.startswith('neck') else layer.split('.')[0]
+from ..runner import run_files
+from . import logs
+from .precise import CocoScorer, score_step
 
 
-def read_scalars(work_dir: str) -> Dict[int, dict]:
-    """Training log lines of a run by iteration (all timestamps, later ones win)."""
-    train: Dict[int, dict] = {}
-    for path in sorted(glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                if line.strip():
-                    entry = json.loads(line)
-                    if 'loss' in entry and 'iter' in entry:
-                        train[int(entry['iter'])] = entry
-    return train
+def _measure_stages(train) -> dict:
+    curves = logs.stage_curves(train)
+    stages = sorted({stage for values in curves.values() for stage in values})
+    return {stage: {stat: logs.last_value(curves.get(stat, {}).get(stage, []))
+                    for stat in ('alpha', 'ca_T', 'sa_T', 'contribution')}
+            for stage in stages}, curves
 
 
-def read_metrics(work_dir: str) -> Dict[str, float]:
-    files = sorted(glob(osp.join(work_dir, 'test', '*', 'metrics.json')))
-    if not files:
-        return {}
-    with open(files[-1]) as f:
-        return {k: v for k, v in json.load(f).items() if isinstance(v, (int, float))}
+def measure_run(work_dir: str, metric: str, settings: dict, scorer: Optional[CocoScorer] = None,
+                rounds=None) -> dict:
+    """Every number of one run (None where its files lack it)."""
+    train, val = logs.read_scalars(work_dir)
+    loss = logs.series(train, 'loss')
+    components = {c: dict(logs.series(train, c)) for c in settings['components']}
+    steps = run_files.eval_steps(work_dir)
+    precise = {}
+    for step in steps:
+        scores = score_step(work_dir, step, scorer,
+                            rounds if step in (steps[0], steps[-1]) else None)
+        if scores is not None:
+            precise[step] = scores
+    grad = logs.series(train, 'grad_norm')
+    gnorm = logs.series(train, 'cbam_summary/gnorm_max')
+    times = [v for _, v in logs.series(train, 'time')]
+    stages, curves = _measure_stages(train)
+    stopped = None
+    if osp.isfile(run_files.stopped_path(work_dir)):
+        with open(run_files.stopped_path(work_dir)) as f:
+            stopped = f.read().strip()
+    return dict(
+        iters=max((it for it, _ in loss), default=0), loss=dict(loss), components=components,
+        val={step: {k: v for k, v in entry.items() if isinstance(v, (int, float))}
+             for step, entry in val.items()},
+        precise=precise, metric=metric,
+        spikes=len(logs.spikes(loss, settings['spike_factor'], settings['spike_window'])),
+        logged=len(loss),
+        grad_norm_max=max((v for _, v in grad), default=None),
+        gnorm_max=max((v for _, v in gnorm), default=None),
+        stages=stages, curves=curves, collapses=logs.collapses(train),
+        time_per_iter=median(times) if times else None, stopped=stopped)
 
 
-def checkpoint_numel(path: str) -> Optional[int]:
-    """Number of floating-point weights in a checkpoint's state_dict (memory-mapped)."""
+def save(work_dir: str, measures: dict) -> None:
+    import json
+    path = run_files.measure_path(work_dir)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(measures, f)
+    os.replace(tmp, path)
+
+
+def load(work_dir: str) -> Optional[dict]:
+    """A run's saved measures (JSON keys of steps and iterations back to ints), or None."""
+    path = run_files.measure_path(work_dir)
     if not osp.isfile(path):
         return None
-    from ..checkpoint import safe_load
-    sd = safe_load(path, map_location='cpu', mmap=True).get('state_dict', {})
-    return int(sum(v.numel() for v in sd.values() if v.is_floating_point()))
+    data = run_files.read_json(path)
+    for key in ('loss', 'val', 'precise'):
+        data[key] = {int(k): v for k, v in (data.get(key) or {}).items()}
+    data['components'] = {c: {int(k): v for k, v in values.items()}
+                          for c, values in (data.get('components') or {}).items()}
+    return data
 
 
-def spikes(series: List[Tuple[int, float]], factor: float, window: int) -> List[int]:
-    """Iterations of ``series`` above ``factor`` x the median of the previous ``window``."""
-    out = []
-    for i in range(3, len(series)):
-        ref = median(v for _, v in series[max(0, i - window):i])
-        if ref > 0 and series[i][1] > factor * ref:
-            out.append(series[i][0])
-    return out
+class Measurer:
+    """Measures a study's runs with the same validation-image resamples for every run (so the
+    bootstrap differences are paired) and, for detection, one loaded annotation file."""
 
+    def __init__(self, study):
+        from ..runner.config import load_config
+        from .precise import resample_indices
+        self.study = study
+        cfg = load_config(study.base_config)
+        ann = (cfg.get('val_evaluator') or {}).get('ann_file')
+        self.scorer = CocoScorer(ann) if ann and osp.isfile(ann) else None
+        self._rounds = None
+        self._resample = lambda n: resample_indices(n, study.measure['bootstrap'])
+        self.settings = study.measure
 
-def shock(loss: Dict[int, float], ref: Dict[int, float], iters: int) -> Optional[float]:
-    common = [i for i in sorted(loss) if i <= iters and i in ref]
-    if not common:
-        return None
-    return (sum(loss[i] for i in common) / sum(ref[i] for i in common)) - 1
+    def rounds(self, run) -> Optional[object]:
+        """The study's resamples (drawn once, for the number of validation images)."""
+        if self._rounds is None:
+            from .precise import num_images
+            n = len(self.scorer.img_ids) if self.scorer is not None else None
+            if n is None:
+                steps = run_files.eval_steps(run.work_dir)
+                n = num_images(run.work_dir, steps[0]) if steps else None
+            if n:
+                self._rounds = self._resample(n)
+        return self._rounds
 
-
-def recovery(loss: Dict[int, float], ref: Dict[int, float], tol: float,
-             window: int) -> Optional[int]:
-    common = [i for i in sorted(loss) if i in ref]
-    for n, it in enumerate(common):
-        span = common[max(0, n - window + 1):n + 1]
-        if sum(loss[i] for i in span) <= (1 + tol) * sum(ref[i] for i in span):
-            return it
-    return None
-
-
-def curves(train: Dict[int, dict]) -> Dict[str, Dict[str, List[Tuple[int, float]]]]:
-    """``stat -> stage -> [(iter, mean over the stage's layers)]`` for :data:`CURVE_STATS`;
-    ``saturation`` is the larger of the channel and spatial mask saturation (below 0.05 or
-    above 0.95)."""
-    out: Dict[str, Dict[str, List[Tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
-    for it in sorted(train):
-        acc: Dict[Tuple[str, str], List[float]] = defaultdict(list)
-        per_layer: Dict[str, Dict[str, float]] = defaultdict(dict)
-        for key, value in train[it].items():
-            m = STAT_RE.match(key)
-            if m:
-                per_layer[m['layer']][m['stat']] = float(value)
-        for layer, stats in per_layer.items():
-            stage = stage_of(layer)
-            for stat in CURVE_STATS[:-1]:
-                if stat in stats:
-                    acc[(stat, stage)].append(stats[stat])
-            if 'ca_sat_lo' in stats or 'sa_sat_lo' in stats:
-                acc[('saturation', stage)].append(saturation(stats))
-        for (stat, stage), values in acc.items():
-            out[stat][stage].append((it, sum(values) / len(values)))
-    return out
-
-
-def measure_run(work_dir: str, final_ckpt: str, metric: str, settings: dict,
-                reference: Optional[Dict[int, float]] = None) -> dict:
-    """Every number the report shows for one run (None where the logs lack it)."""
-    train = read_scalars(work_dir)
-    loss = {it: float(e['loss']) for it, e in train.items()}
-    series = sorted(loss.items())
-    grad = sorted((it, float(e['grad_norm'])) for it, e in train.items() if 'grad_norm' in e)
-    times = [float(e['time']) for e in train.values() if 'time' in e]
-    alarms = [float(e['cbam_summary/alarms']) for e in train.values()
-              if 'cbam_summary/alarms' in e]
-    metrics = read_metrics(work_dir)
-    out = dict(
-        iters=max(loss) if loss else 0, loss=loss,
-        final_loss=(sum(v for _, v in series[-settings['recovery_window']:])
-                    / len(series[-settings['recovery_window']:])) if series else None,
-        spikes=len(spikes(series, settings['spike_factor'], settings['spike_window'])),
-        grad_norm_max=max((v for _, v in grad), default=None),
-        grad_norm_spikes=len(spikes(grad, settings['spike_factor'], settings['spike_window']))
-        if grad else None,
-        alarms=int(max(alarms)) if alarms else 0,
-        time_per_iter=median(times) if times else None,
-        metric=metrics.get(metric), metrics=metrics, weights=checkpoint_numel(final_ckpt),
-        curves=curves(train), shock=None, recovery=None)
-    if reference is not None:
-        out['shock'] = shock(loss, reference, settings['shock_iters'])
-        out['recovery'] = recovery(loss, reference, settings['recovery_tol'],
-                                   settings['recovery_window'])
-    return out
+    def measure(self, run) -> dict:
+        return measure_run(run.work_dir, self.study.metric, self.settings, self.scorer,
+                           self.rounds(run))

@@ -1,197 +1,185 @@
-"""The runs of a study: generated variant configs, work dirs, commands and what is left to do.
+"""The runs of a study: one config file per run holding the run's whole delta, and what is left
+to do.
 
-Every run goes through the project's ``tools/train.py`` and ``tools/test.py`` (or their
-``dist_*.sh`` / ``slurm_*.sh`` launchers) into ``<study dir>/<variant>/seed<k>/``; the test writes
-``<run>/test/<timestamp>/metrics.json``. A run's status comes from its files alone:
-
-* ``done``: the test's ``metrics.json`` exists;
-* ``test``: the final checkpoint exists, the test has not run;
-* ``resume``: a checkpoint exists (``last_checkpoint``), training is unfinished -> ``--resume``;
-* ``new``: nothing yet.
+Every run has a folder ``<study dir>/<variant>/seed<k>/`` (``pretrain/`` for the insert
+scenario's plain model) with ``config.py``: the base config with the variant's attention, the
+study's run options, the seed and the pretrained checkpoint merged in and dumped in full -- no
+``_base_`` path, no ``--cfg-options``: the file alone says what ran. Every study run validates
+before its first step (``ExtraValidationHook``) and every ``validation.interval`` after, and keeps
+what each validation evaluated (``EvalDumpHook``). File names come from
+:mod:`mm_cbam.runner.run_files`. A run's status comes from its files alone (:func:`run_status`).
 """
 import copy
 import os
 import os.path as osp
-import shlex
-import sys
-from dataclasses import dataclass, field
-from glob import glob
-from typing import Dict, List, Optional
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
-from .spec import Study
+from ..runner import run_files
+from .spec import Study, StudyError, Variant
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# study runs draw no attention overlays (the base configs' CBAMVisualizationHook): images at
+# every validation of every run would cost minutes and serve no comparison
+SKIPPED_HOOKS = ('CBAMVisualizationHook', )
+
+
+def study_hooks(study: Study) -> List[dict]:
+    """Every variant run validates before the first step and at the end of every warm-up in
+    the study (the reference too, for the paired differences) and keeps what it evaluated."""
+    ends = {v.warmup_iters for v in study.variants.values() if v.warmup_iters}
+    return [dict(type='ExtraValidationHook', at=sorted({0} | ends)), dict(type='EvalDumpHook')]
 
 
 @dataclass
 class Run:
-    """One training (+ test) run of a study."""
+    """One training run of a study."""
     key: str  # 'pretrain' or '<variant>/seed<k>'
     variant: Optional[str]
     seed: int
-    config: str
     work_dir: str
-    options: Dict[str, object]
     final_checkpoint: str
-    test: bool = True
-    depends_on: Optional[str] = None  # the pretrain run, for insert studies
-    status: str = field(default='new')
+    status: str = 'new'
+
+    @property
+    def config(self) -> str:
+        return run_files.run_config(self.work_dir)
 
 
-def format_option(key: str, value) -> str:
-    """``key=value`` as mmengine's ``--cfg-options`` parses it."""
-    if isinstance(value, (list, tuple)):
-        inner = ','.join(format_option('', v)[1:] for v in value)
-        if isinstance(value, list):
-            text = f'[{inner}]'
+def _attach_placement(model: dict, placement: dict, cbam: dict) -> dict:
+    """``model`` (a config dict) with ``cbam`` placed as ``placement`` says."""
+    model = copy.deepcopy(model)
+    if 'plugins' in placement:
+        spec = dict(placement['plugins'])
+        backbone = model['backbone']
+        if spec.get('type'):
+            backbone['type'] = spec.pop('type')
+        backbone['plugins'] = list(backbone.get('plugins') or []) + [dict(
+            cfg=copy.deepcopy(cbam), stages=tuple(spec['stages']), position=spec['position'])]
+        return model
+    if placement.get('neck'):
+        neck = model.get('neck')
+        if not isinstance(neck, dict) or 'type' not in neck:
+            raise StudyError('placement with neck=True needs a model with a neck')
+        rest = {k: v for k, v in neck.items() if k != 'type'}
+        model['neck'] = dict(type='CBAMNeck', neck_type=neck['type'], cbam=copy.deepcopy(cbam),
+                             **rest)
+    if placement.get('after'):
+        entry = dict(after=list(placement['after']), cbam=copy.deepcopy(cbam))
+        if model['type'] == 'InsertCBAM':  # a second placement (the calibration's)
+            model['insert'] = list(model['insert']) + [entry]
         else:
-            text = f'({inner},)' if len(value) == 1 else f'({inner})'
-    else:
-        text = str(value)
-    return f'{key}={text}'
+            rest = {k: v for k, v in model.items() if k != 'type'}
+            model = dict(type='InsertCBAM', model_type=model['type'], insert=[entry], **rest)
+    return model
 
 
-def _merge(dst: dict, src: dict) -> dict:
-    for k, v in src.items():
-        if isinstance(v, dict) and isinstance(dst.get(k), dict):
-            _merge(dst[k], v)
+def variant_model(study: Study, variant: Variant, model: dict) -> dict:
+    """The model config of ``variant``: the reference unchanged, the calibration in every
+    placement at once, any other variant in its own placement."""
+    if variant.cbam is None:
+        return copy.deepcopy(model)
+    placements = [variant.placement] if variant.placement else list(study.placements)
+    for name in placements:
+        model = _attach_placement(model, study.placements[name], variant.cbam)
+    return model
+
+
+def _base(study: Study):
+    from ..runner.config import load_config
+    return load_config(study.base_config)
+
+
+def set_options(cfg, options: dict) -> None:
+    """Set every dotted key of ``options`` in ``cfg`` to its value; a dict value replaces the
+    whole entry (no merging: a study's options say exactly what the run uses)."""
+    from mmengine.config import ConfigDict
+    for key, value in options.items():
+        node = cfg
+        parts = key.split('.')
+        for part in parts[:-1]:
+            if isinstance(node, list):
+                node = node[int(part)]
+                continue
+            if not isinstance(node.get(part), (dict, list)):
+                node[part] = ConfigDict()
+            node = node[part]
+        if isinstance(node, list):
+            node[int(parts[-1])] = copy.deepcopy(value)
         else:
-            dst[k] = copy.deepcopy(v)
-    return dst
+            node[parts[-1]] = copy.deepcopy(value)
 
 
-def effective_config(base_cfg, options: dict):
-    """A copy of the loaded ``base_cfg`` with ``options`` merged (to read loop lengths and
-    learning rates)."""
-    cfg = copy.deepcopy(base_cfg)
-    cfg.merge_from_dict(options)
+def run_config(study: Study, variant: Optional[Variant], seed: int,
+               load_from: Optional[str], options: dict, key: str):
+    """The whole config of run ``key`` (a mmengine ``Config``)."""
+    cfg = _base(study)
+    set_options(cfg, options)
+    if variant is not None:
+        cfg.model = variant_model(study, variant, cfg.model.to_dict())
+        hooks = [h for h in cfg.get('custom_hooks') or []
+                 if h.get('type') not in SKIPPED_HOOKS] + study_hooks(study)
+        cfg.custom_hooks = hooks + copy.deepcopy(variant.hooks)
+        loop = cfg.train_cfg
+        loop['val_interval'] = study.validation['interval']
+    set_options(cfg, study.user_options)
+    cfg.randomness = dict(seed=seed, deterministic=True)
+    cfg.load_from = load_from
+    cfg.resume = False
+    if cfg.get('visualizer'):  # mmengine keeps visualizers by name: one per run, several runs
+        cfg.visualizer['name'] = 'visualizer_' + key.replace('/', '_')  # share a worker
     return cfg
 
 
-def final_checkpoint(cfg, work_dir: str) -> str:
-    """The checkpoint the CheckpointHook writes at the end of training."""
-    loop = cfg.train_cfg
-    if loop.get('type') == 'IterBasedTrainLoop' or loop.get('by_epoch') is False:
-        return osp.join(work_dir, f"iter_{loop['max_iters']}.pth")
-    return osp.join(work_dir, f"epoch_{loop['max_epochs']}.pth")
+def pretrain_run(study: Study) -> Optional[Tuple[Run, object]]:
+    """The insert scenario's plain model (run and config), unless the study names a
+    checkpoint."""
+    if study.scenario != 'insert' or study.pretrain.get('checkpoint'):
+        return None
+    work = osp.join(study.work_dir, 'pretrain')
+    cfg = run_config(study, None, study.pretrain.get('seed', 0), None,
+                     dict(study.pretrain.get('cfg_options') or {}), 'pretrain')
+    return Run('pretrain', None, study.pretrain.get('seed', 0), work,
+               run_files.final_checkpoint(cfg, work)), cfg
 
 
-def variant_config_text(study: Study, name: str, base_cfg) -> str:
-    """A config file for variant ``name``: ``_base_`` = the study's base config + the delta."""
-    spec = study.variants[name]
-    delta: dict = {}
-    if 'cbam' in spec:
-        backbone = copy.deepcopy(study.placement['backbone'])
-        plugin = dict(cfg=spec['cbam'], stages=tuple(backbone.pop('stages')),
-                      position=backbone.pop('position'))
-        _merge(delta, dict(model=dict(backbone=dict(backbone, plugins=[plugin]))))
-    if 'neck_cbam' in spec:
-        neck = base_cfg.model.get('neck')
-        if not neck:
-            raise ValueError(f'variant {name!r}: neck_cbam needs a model with a neck')
-        _merge(delta, dict(model=dict(neck=dict(type='CBAMNeck', neck_type=neck['type'],
-                                                cbam=spec['neck_cbam']))))
-    _merge(delta, spec.get('config') or {})
-    if spec.get('hooks'):
-        delta['custom_hooks'] = list(base_cfg.get('custom_hooks') or []) + list(spec['hooks'])
-    lines = [f'# Generated by tools/study.py from {study.path}: variant {name!r}.',
-             f"# {spec.get('description', '')}".rstrip(),
-             f'_base_ = {osp.abspath(study.base_config)!r}']  # mmengine: relative to this file
-    lines += [f'{key} = {value!r}' for key, value in delta.items()]
-    return '\n'.join(lines) + '\n'
-
-
-def plan_runs(study: Study, write_configs: bool = True) -> List[Run]:
-    """Every run of ``study`` in execution order (pretrain first), with its status."""
-    from mmengine.config import Config
-    base_cfg = Config.fromfile(study.base_config)
+def plan_runs(study: Study, write: bool = True) -> List[Run]:
+    """Every run of ``study`` in execution order (pretrain first), configs written, status set."""
     runs: List[Run] = []
+    configs: Dict[str, object] = {}
     load_from = None
     if study.scenario == 'insert':
         load_from = study.pretrain.get('checkpoint')
-        if load_from is None:
-            options = dict(study.pretrain.get('cfg_options') or {})
-            options['randomness.seed'] = study.pretrain.get('seed', 0)
-            options.update(study.user_options)
-            work = osp.join(study.work_dir, 'pretrain')
-            final = final_checkpoint(effective_config(base_cfg, options), work)
-            runs.append(Run('pretrain', None, options['randomness.seed'], study.base_config,
-                            work, options, final, test=study.pretrain.get('test', True)))
-            load_from = final
-    config_dir = osp.join(study.work_dir, 'configs')
-    for name, spec in study.variants.items():
-        config = osp.join(config_dir, f'{name}.py')
-        if write_configs:
-            os.makedirs(config_dir, exist_ok=True)
-            with open(config, 'w') as f:
-                f.write(variant_config_text(study, name, base_cfg))
+        planned = pretrain_run(study)
+        if planned is not None:
+            run, cfg = planned
+            runs.append(run)
+            configs[run.key] = cfg
+            load_from = run.final_checkpoint
+    for name, variant in study.variants.items():
         for seed in study.seeds:
-            options = dict(study.run_options)
-            options.update(spec.get('cfg_options') or {})
-            options['randomness.seed'] = seed
-            if load_from is not None:
-                options['load_from'] = load_from
-            options.update(study.user_options)
             work = osp.join(study.work_dir, name, f'seed{seed}')
-            cfg = effective_config(base_cfg, options)
-            if study.lr_mult != 1:
-                options['optim_wrapper.optimizer.lr'] = float(
-                    cfg.optim_wrapper.optimizer.lr) * study.lr_mult
-            runs.append(Run(f'{name}/seed{seed}', name, seed, config, work, options,
-                            final_checkpoint(cfg, work),
-                            depends_on='pretrain' if runs and runs[0].key == 'pretrain' else None))
+            cfg = run_config(study, variant, seed, load_from, study.run_options,
+                             f'{name}/seed{seed}')
+            run = Run(f'{name}/seed{seed}', name, seed, work, run_files.final_checkpoint(cfg, work))
+            runs.append(run)
+            configs[run.key] = cfg
     for run in runs:
+        if write and run_status(run) != 'done':
+            os.makedirs(run.work_dir, exist_ok=True)
+            configs[run.key].dump(run.config)
         run.status = run_status(run)
     return runs
 
 
-def test_metrics_file(run: Run) -> Optional[str]:
-    files = sorted(glob(osp.join(run.work_dir, 'test', '*', 'metrics.json')))
-    return files[-1] if files else None
-
-
 def run_status(run: Run) -> str:
-    if test_metrics_file(run) or (not run.test and osp.isfile(run.final_checkpoint)):
+    """From the run's files: ``done`` (measured; the pretraining: trained), ``measure``
+    (trained or stopped by a guard, not measured yet), ``resume`` (a checkpoint exists),
+    ``new``."""
+    if osp.isfile(run_files.measure_path(run.work_dir)) or (
+            run.key == 'pretrain' and osp.isfile(run.final_checkpoint)):
         return 'done'
-    if osp.isfile(run.final_checkpoint):
-        return 'test'
-    if osp.isfile(osp.join(run.work_dir, 'last_checkpoint')):
+    if osp.isfile(run.final_checkpoint) or osp.isfile(run_files.stopped_path(run.work_dir)):
+        return 'measure'
+    if osp.isfile(osp.join(run.work_dir, run_files.LAST_CHECKPOINT)):
         return 'resume'
     return 'new'
-
-
-def _rel(path: str) -> str:
-    path = osp.abspath(path)
-    return osp.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
-
-
-def commands(run: Run, launcher: str = 'none', gpus: int = 1, partition: str = 'PARTITION',
-             python: str = sys.executable) -> List[List[str]]:
-    """The train (unless finished) and test commands of ``run``, to run from the repo root."""
-    opts = [format_option(k, v) for k, v in run.options.items()]
-    config, work = _rel(run.config), _rel(run.work_dir)
-    ckpt, test_dir = _rel(run.final_checkpoint), _rel(osp.join(run.work_dir, 'test'))
-    resume = ['--resume'] if run.status == 'resume' else []
-    test_opts = [o for o in opts if not o.startswith('load_from=')]
-    job = run.key.replace('/', '_')
-    if launcher == 'none':
-        train = [python, 'tools/train.py', config, '--work-dir', work, *resume]
-        test = [python, 'tools/test.py', config, ckpt, '--work-dir', test_dir]
-    elif launcher == 'pytorch':
-        train = ['bash', 'tools/dist_train.sh', config, str(gpus), '--work-dir', work, *resume]
-        test = ['bash', 'tools/dist_test.sh', config, ckpt, str(gpus), '--work-dir', test_dir]
-    else:  # slurm
-        train = [f'GPUS={gpus}', 'bash', 'tools/slurm_train.sh', partition, job, config, work,
-                 *resume]
-        test = [f'GPUS={gpus}', 'bash', 'tools/slurm_test.sh', partition, job, config, ckpt,
-                '--work-dir', test_dir]
-    out = []
-    if run.status in ('new', 'resume'):
-        out.append(train + ['--cfg-options', *opts])
-    if run.test and run.status != 'done':
-        out.append(test + ['--cfg-options', *test_opts])
-    return out
-
-
-def shell_line(command: List[str]) -> str:
-    return ' '.join(c if c.startswith('GPUS=') else shlex.quote(c) for c in command)

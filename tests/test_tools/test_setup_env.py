@@ -138,9 +138,10 @@ def test_installer_is_idempotent_in_the_current_environment():
 
 
 def test_installer_installs_one_codebase_or_both():
-    assert setup_env.project_extras() == 'all,tests'
-    assert setup_env.project_extras('mmdet') == 'det,tests'
-    assert setup_env.project_extras('mmseg') == 'seg,tests'
+    assert setup_env.project_extras() == 'all,tests,pretrain,deploy'
+    assert setup_env.project_extras(extras=False) == 'all,tests'
+    assert setup_env.project_extras('mmdet', extras=False) == 'det,tests'
+    assert setup_env.project_extras('mmseg', extras=False) == 'seg,tests'
     assert setup_env.codebases() == ('mmdet', 'mmseg') and setup_env.codebases('mmseg') == (
         'mmseg', )
     import configparser
@@ -156,6 +157,36 @@ def test_installer_installs_one_codebase_or_both():
     assert 'mmengine==0.10.7' in core and not any(r.startswith(('mmdet', 'mmseg', 'mmcv'))
                                                   for r in core)
     assert 'mmdet==3.3.0' in extras['det'] and not any('mmseg' in r for r in extras['det'])
-    assert 'mmsegmentation==1.2.2' in extras['seg'] and not any('mmdet' in r
-                                                                 for r in extras['seg'])
+    assert 'mmsegmentation==1.2.2' in extras['seg']
+    assert not any('mmdet' in r for r in extras['seg'])
     assert extras['det'] | extras['seg'] == extras['all']
+
+
+def _wheel(folder: Path) -> Path:
+    """A minimal valid mmcv 2.1.0 wheel for this interpreter (metadata only)."""
+    import sysconfig
+    import zipfile
+    tag = f'cp{sys.version_info[0]}{sys.version_info[1]}'
+    platform = sysconfig.get_platform().replace('-', '_').replace('.', '_')
+    path = folder / f'mmcv-2.1.0-{tag}-{tag}-{platform}.whl'
+    info = 'mmcv-2.1.0.dist-info'
+    with zipfile.ZipFile(path, 'w') as zf:
+        zf.writestr('mmcv/__init__.py', "__version__ = '2.1.0'\n")
+        zf.writestr(f'{info}/METADATA', 'Metadata-Version: 2.1\nName: mmcv\nVersion: 2.1.0\n')
+        zf.writestr(f'{info}/WHEEL', f'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: '
+                    f'false\nTag: {tag}-{tag}-{platform}\n')
+        zf.writestr(f'{info}/RECORD', '')
+    return path
+
+
+def test_a_prebuilt_wheel_is_found_in_a_local_index(tmp_path):
+    """--mmcv-find-links with a local folder of wheels: pip (asked with --dry-run, nothing is
+    installed) picks the wheel that fits this interpreter, and nothing from an empty index."""
+    index = tmp_path / 'index'
+    index.mkdir()
+    wheel = _wheel(index)
+    found = setup_env.find_mmcv_wheel(sys.executable, str(index))
+    assert found is not None and found.startswith('file://') and found.endswith(wheel.name)
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    assert setup_env.find_mmcv_wheel(sys.executable, str(empty)) is None

@@ -1,4 +1,6 @@
 from .checkpoint import FiniteCheckpointHook
+from .eval_dump import EvalDumpHook
+from .extra_validation import ExtraValidationHook
 from .nonfinite import NonFiniteLossError, NonFiniteStopHook
 from .rng_state import RNGStateHook
 from .stability import AttentionInstabilityError, CBAMStabilityHook
@@ -7,5 +9,6 @@ from .warmup import CBAMAlphaWarmupHook
 
 __all__ = [
     'FiniteCheckpointHook', 'NonFiniteStopHook', 'NonFiniteLossError', 'CBAMStabilityHook',
-    'AttentionInstabilityError', 'CBAMAlphaWarmupHook', 'RNGStateHook', 'CBAMVisualizationHook'
+    'AttentionInstabilityError', 'CBAMAlphaWarmupHook', 'RNGStateHook', 'CBAMVisualizationHook',
+    'ExtraValidationHook', 'EvalDumpHook'
 ]

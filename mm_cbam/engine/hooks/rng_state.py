@@ -8,6 +8,8 @@ from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.registry import HOOKS
 
+from ...validation import strict_bool
+
 
 def get_rng_states() -> Dict[str, object]:
     """Python, numpy, torch CPU and (if initialised) CUDA generator states of this process."""
@@ -39,6 +41,13 @@ class RNGStateHook(Hook):
     * stores the Python, numpy, torch CPU and CUDA generator states of **every rank** in every
       checkpoint (``checkpoint['rng_state']['ranks'][rank]``; they are gathered on all ranks just
       before the CheckpointHook saves) and gives each rank its own states back on resume;
+    * re-seeds every generator (Python, numpy, torch CPU and CUDA) with the run's seed just
+      before the first training iteration of a fresh run -- after the model is built, its weights
+      initialised and ``load_from`` loaded. Building modules draws random numbers (a CBAM's
+      initial weights), so without this two models that differ only by an inserted module would
+      see different proposal sampling, dropout masks and augmentations; with it, a study's
+      variants and its baseline train on exactly the same random streams (its A/A control,
+      attention inserted as an exact no-op, then computes the baseline's losses bit for bit);
     * makes validation and testing during training neutral to the training streams: the states
       are taken before ``val_loop.run()`` and restored after it. Otherwise the validation that
       follows a checkpoint (every epoch in the COCO configs) consumes random numbers -- the
@@ -63,10 +72,27 @@ class RNGStateHook(Hook):
     """
     priority = 'LOW'
 
-    def __init__(self):
+    def __init__(self, reseed_before_train: bool = True):
+        self.reseed_before_train = strict_bool('reseed_before_train', reseed_before_train)
         self._gathered: Optional[List[dict]] = None
         self._gathered_at: Optional[int] = None
         self._val_states: Optional[dict] = None
+
+    # ------------------------------------------------------------------ start
+    def before_train(self, runner) -> None:
+        """A fresh run: every generator re-seeded with the run's seed (+ rank with
+        ``diff_rank_seed``), whatever building the model drew. A resumed run keeps the states
+        its checkpoint gave back."""
+        if not self.reseed_before_train or runner.iter > 0 or runner.epoch > 0:
+            return
+        seed = runner.seed
+        if runner._randomness_cfg.get('diff_rank_seed', False):
+            seed += get_dist_info()[0]
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)  # every CUDA device too
+        runner.logger.info(f'RNGStateHook: generators re-seeded with {seed} after the model was '
+                           'built and loaded')
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint_due(self, runner, by_epoch: bool) -> bool:
