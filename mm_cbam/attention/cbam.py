@@ -63,6 +63,9 @@ class CBAM(AttentionBase):
         return_maps: ``forward`` returns ``(out, ca, sa, fusion_w)``, plus ``router_w`` when the
             spatial attention is dynamic (or the named maps). Keep False inside backbones
             (plugins return tensors); use ``record_attention`` to read maps from a model.
+        layout: ``'nchw'`` (default), ``'nhwc'`` (channels-last tensors, ConvNeXt blocks) or
+            ``'tokens'`` (``(N, H*W, C)``; ``forward(x, hw_shape=(H, W))``, Swin blocks). The
+            output has the input's layout; see :mod:`.layout`.
         init_cfg: mmengine initialisation config.
 
     The official CBAM (Woo et al., Jongchan/attention-module) is
@@ -83,8 +86,8 @@ class CBAM(AttentionBase):
                  sa_temperature: float = 1.0, sa_router_hidden: int = 8,
                  sa_router_bias: bool = True, learnable_temperature: bool = False,
                  residual: bool = False, alpha_init: float = 1.0, learnable_alpha: bool = False,
-                 eps: float = 1e-6, return_maps=False, init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
+                 eps: float = 1e-6, return_maps=False, layout: str = 'nchw', init_cfg=None):
+        super().__init__(layout=layout, init_cfg=init_cfg)
         self.in_channels = positive_int('in_channels', in_channels)
         self.ca = CBAMChannelAttention(
             in_channels, reduction=reduction, min_hidden=min_hidden, act=ca_act, gate=ca_gate,
@@ -114,7 +117,7 @@ class CBAM(AttentionBase):
     def default_maps(self):
         return self.MAP_NAMES if self.sa.dynamic else self.MAP_NAMES[:3]
 
-    def forward(self, x: Tensor):
-        self._check_channels(x, self.in_channels)
+    def forward(self, x: Tensor, hw_shape=None):
+        x = self._input(x, hw_shape, self.in_channels)  # (B, C, H, W) view
         out, ca, sa, fusion_w, router_w = cbam(x, self.ca, self.sa, self.alpha)
-        return self._output(out, ca=ca, sa=sa, fusion_w=fusion_w, router_w=router_w)
+        return self._output(out, x, ca=ca, sa=sa, fusion_w=fusion_w, router_w=router_w)

@@ -48,6 +48,7 @@ class CBAMChannelAttention(AttentionBase):
         temperature: initial T (> 0); ``learnable_temperature`` makes it a parameter.
         return_maps: ``forward`` returns ``(x * ca, ca, fusion_w)`` (or the named maps).
         arg_prefix: prefix of the option names in error messages (``'ca_'`` inside CBAM).
+        layout: ``'nchw'``, ``'nhwc'`` or ``'tokens'`` (see :class:`~.cbam.CBAM`).
         init_cfg: mmengine initialisation config.
     """
     _abbr_ = 'channel_att'
@@ -57,8 +58,9 @@ class CBAMChannelAttention(AttentionBase):
                  act: str = 'relu', gate: str = 'sigmoid', fusion: str = 'sum',
                  pool: Sequence[str] = ('avg', 'max'), bias: bool = True,
                  temperature: float = 1.0, learnable_temperature: bool = False, eps: float = 1e-6,
-                 return_maps=False, arg_prefix: str = '', init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
+                 return_maps=False, arg_prefix: str = '', layout: str = 'nchw',
+                 init_cfg=None):
+        super().__init__(layout=layout, init_cfg=init_cfg)
         self.in_channels = positive_int('in_channels', in_channels)
         reduction = positive_int(f'{arg_prefix}reduction' if arg_prefix else 'reduction',
                                  reduction)
@@ -130,7 +132,8 @@ class CBAMChannelAttention(AttentionBase):
         self._check_channels(x, self.in_channels)
         return self.mask_from_descriptors(self.descriptors(x))
 
-    def forward(self, x: Tensor):
-        ca, fusion_w = self.mask(x)  # (B, C)
+    def forward(self, x: Tensor, hw_shape=None):
+        x = self._input(x, hw_shape, self.in_channels)  # (B, C, H, W) view
+        ca, fusion_w = self.mask_from_descriptors(self.descriptors(x))  # (B, C)
         out = x * ca.view(*ca.shape, 1, 1).to(x.dtype)  # (B, C, H, W), keeps x's layout
-        return self._output(out, ca=ca, fusion_w=fusion_w)
+        return self._output(out, x, ca=ca, fusion_w=fusion_w)

@@ -71,6 +71,7 @@ class CBAMSpatialAttention(AttentionBase):
         in_channels: optional; when given (plugin use) inputs are checked against it.
         return_maps: ``forward`` returns ``(x * sa, sa[, router_w])`` (or the named maps).
         arg_prefix: prefix of the option names in error messages (``'sa_'`` inside CBAM).
+        layout: ``'nchw'``, ``'nhwc'`` or ``'tokens'`` (see :class:`~.cbam.CBAM`).
         init_cfg: mmengine initialisation config.
     """
     _abbr_ = 'spatial_att'
@@ -82,8 +83,9 @@ class CBAMSpatialAttention(AttentionBase):
                  norm_zero_init: bool = False, temperature: float = 1.0,
                  learnable_temperature: bool = False, eps: float = 1e-6, router_hidden: int = 8,
                  router_bias: bool = True, in_channels: Optional[int] = None,
-                 return_maps=False, arg_prefix: str = '', init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
+                 return_maps=False, arg_prefix: str = '', layout: str = 'nchw',
+                 init_cfg=None):
+        super().__init__(layout=layout, init_cfg=init_cfg)
         pre = arg_prefix
         kernels = as_int_tuple(f'{pre}kernels', kernels)
         dilations = as_int_tuple(f'{pre}dilations', dilations) if dilations is not None else (
@@ -163,8 +165,8 @@ class CBAMSpatialAttention(AttentionBase):
         """``[mean_c(x), max_c(x)]`` (B, 2, H, W) of ``x`` (B, C, H, W)."""
         return torch.cat((x.mean(dim=1, keepdim=True), x.max(dim=1, keepdim=True).values), dim=1)
 
-    def forward(self, x: Tensor):
-        self._check_channels(x, self.in_channels)
+    def forward(self, x: Tensor, hw_shape=None):
+        x = self._input(x, hw_shape, self.in_channels)  # (B, C, H, W) view
         sa, router_w = self.mask_from_descriptor(self.descriptor(x))  # (B, 1, H, W), (B, K)
         out = x * sa.to(x.dtype)  # (B, C, H, W)
-        return self._output(out, sa=sa, router_w=router_w)
+        return self._output(out, x, sa=sa, router_w=router_w)

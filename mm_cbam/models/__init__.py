@@ -4,8 +4,9 @@
   accepts ``plugins`` (upstream asserts ``plugins is None``) and whose stacked plugins compose;
   registered in a codebase's registry when it is first used (:mod:`.lazy`);
 * :mod:`.attach` -- attach attention to a module's output without renaming parameters;
-* :mod:`.necks` -- ``CBAMNeck`` (attention on neck outputs), :mod:`.insert` -- ``InsertCBAM``
-  (after any module, by pattern), both registered in mmengine's root ``MODELS``;
+* :mod:`.multi_level` -- ``CBAMNeck`` / ``CBAMBackbone`` (attention on neck / backbone
+  outputs), :mod:`.insert` -- ``InsertCBAM`` (after any module, by pattern; NCHW, NHWC or token
+  layouts), all registered in mmengine's root ``MODELS``;
 * :mod:`.checks` -- config checks with clear messages; :mod:`.plain` -- a model config without
   its attention.
 
@@ -16,7 +17,7 @@ from ..optional import available
 from .attach import attach, infer_out_channels
 from .insert import InsertCBAM, insert_cbam
 from .lazy import register_when_used
-from .necks import CBAMNeck, MultiLevelAttention
+from .multi_level import CBAMBackbone, CBAMNeck, MultiLevelAttention
 from .plain import plain_model_config
 
 _found = available()
@@ -25,6 +26,6 @@ for _package in PACKAGES:
     register_when_used(_package, f'{__name__}.backbones.{_package}_resnet')
 
 __all__ = [
-    'CBAMNeck', 'InsertCBAM', 'MultiLevelAttention', 'attach', 'infer_out_channels',
+    'CBAMBackbone', 'CBAMNeck', 'InsertCBAM', 'MultiLevelAttention', 'attach', 'infer_out_channels',
     'insert_cbam', 'plain_model_config', 'register_when_used', 'PACKAGES'
 ]

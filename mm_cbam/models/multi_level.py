@@ -1,19 +1,25 @@
 """Attention on the levels of a multi-level output: ``MultiLevelAttention`` and the config
-builder ``CBAMNeck``.
+builders ``CBAMNeck`` (on a neck's outputs) and ``CBAMBackbone`` (on every stage output a
+backbone returns -- the main path of any backbone, whatever its blocks: ResNet, Swin, ConvNeXt,
+CSPNeXt, MiT all return NCHW feature maps).
 
-``CBAMNeck`` wraps an existing neck type by name, so it combines with ``_base_`` inheritance:
-overriding ``type`` keeps every other key of the base config::
+Both wrap an existing type by name, so they combine with ``_base_`` inheritance: overriding
+``type`` keeps every other key of the base config::
 
     # CBAM on every FPN level (the base config's FPN arguments are kept)
     model = dict(neck=dict(type='CBAMNeck', neck_type='FPN', cbam=dict(type='CBAM')))
+    # CBAM on each stage output of a Swin backbone
+    model = dict(backbone=dict(type='CBAMBackbone', backbone_type='SwinTransformer',
+                               cbam=dict(type='CBAM')))
 
-It returns the wrapped neck itself (an ``FPN`` ...) with a ``MultiLevelAttention`` attached as its
-``cbam`` child (see :mod:`.attach`), so parameter names of the plain model are unchanged. It is
-registered in mmengine's root ``MODELS`` and builds the neck in the default scope (mmdet's or
-mmseg's registry).
+They return the wrapped module itself (an ``FPN``, a ``SwinTransformer`` ...) with a
+``MultiLevelAttention`` attached as its ``cbam`` child (see :mod:`.attach`), so parameter names
+of the plain model are unchanged. They are registered in mmengine's root ``MODELS`` and build
+the wrapped type in the default scope (mmdet's or mmseg's registry).
 """
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
+import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 
@@ -72,6 +78,9 @@ def _out_channels_of_neck(neck, name: str):
     num = getattr(neck, 'num_outs', None)
     if isinstance(oc, int) and isinstance(num, int):
         return [oc] * num
+    ins = getattr(neck, 'in_channels', None)
+    if isinstance(oc, int) and isinstance(ins, (list, tuple)):  # one output per input (PAFPNs)
+        return [oc] * len(ins)
     raise ValueError(f'cannot infer the output channels of neck {name}; pass '
                      'out_channels_per_level=[...] to CBAMNeck')
 
@@ -98,3 +107,30 @@ def CBAMNeck(neck_type: Optional[str] = None, cbam: Optional[dict] = None,
     neck = build_in_default_scope(dict(type=neck_type, **neck_kwargs), 'CBAMNeck.neck_type')
     channels = list(out_channels_per_level or _out_channels_of_neck(neck, neck_type))
     return attach(neck, MultiLevelAttention(channels, cfg, levels, shared))
+
+
+def _probe_channels(backbone: nn.Module) -> List[int]:
+    """The channels of each output of ``backbone``, from one small forward in eval mode (the
+    running statistics are not touched)."""
+    in_channels = getattr(backbone, 'in_channels', 3)
+    in_channels = in_channels if isinstance(in_channels, int) else 3
+    was_training = backbone.training
+    backbone.eval()
+    with torch.no_grad():
+        outputs = backbone(torch.zeros(1, in_channels, 128, 128))
+    backbone.train(was_training)
+    return [int(o.shape[1]) for o in outputs]
+
+
+@MODELS.register_module()
+def CBAMBackbone(backbone_type: str, cbam: Optional[dict] = None,
+                 levels: Optional[Sequence[int]] = None, shared: bool = False,
+                 out_channels_per_level: Optional[Sequence[int]] = None, **backbone_kwargs):
+    """A backbone (``backbone_type``, built from the remaining arguments) whose returned feature
+    maps are refined by attention on ``levels`` (default all). The channels of each output are
+    probed with one small forward unless ``out_channels_per_level`` is given."""
+    cfg = dict(type='CBAM') if cbam is None else dict(cbam)
+    backbone = build_in_default_scope(dict(type=backbone_type, **backbone_kwargs),
+                                      'CBAMBackbone.backbone_type')
+    channels = list(out_channels_per_level or _probe_channels(backbone))
+    return attach(backbone, MultiLevelAttention(channels, cfg, levels, shared))

@@ -10,7 +10,8 @@ ATTENTION_TYPES = ('CBAM', 'CBAMChannelAttention', 'CBAMSpatialAttention')
 
 def plain_model_config(model_cfg):
     """The model config without mm_cbam attention: ``CBAMNeck`` -> its ``neck_type`` (or no
-    neck), ``InsertCBAM`` -> its ``model_type``, attention plugins removed. The plain model has
+    neck), ``CBAMBackbone`` -> its ``backbone_type``, ``InsertCBAM`` -> its ``model_type``,
+    attention plugins removed. The plain model has
     the same parameter names minus the attention's, so it is the baseline an identity start
     must reproduce."""
     if isinstance(model_cfg, (list, tuple)):
@@ -25,6 +26,10 @@ def plain_model_config(model_cfg):
         rest = {k: v for k, v in cfg.items() if k not in (
             'type', 'neck_type', 'cbam', 'levels', 'shared', 'out_channels_per_level')}
         return dict(type=cfg['neck_type'], **rest)
+    if kind == 'CBAMBackbone':
+        rest = {k: v for k, v in cfg.items() if k not in (
+            'type', 'backbone_type', 'cbam', 'levels', 'shared', 'out_channels_per_level')}
+        return dict(type=cfg['backbone_type'], **rest)
     if kind == 'InsertCBAM':
         rest = {k: v for k, v in cfg.items() if k not in ('type', 'model_type', 'insert')}
         return dict(type=cfg['model_type'], **rest)

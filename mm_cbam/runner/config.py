@@ -2,6 +2,7 @@
 the codebase (mmdet or mmseg) from ``default_scope``, the work dir as mmdet's tools choose it,
 the model config checked (:mod:`mm_cbam.models.checks`), the training guards added, old
 config paths resolved through :mod:`.renames`."""
+import copy
 import os
 import os.path as osp
 import re
@@ -71,13 +72,15 @@ def register_scope(task: str):
 
 
 def build_model(cfg):
-    """Build ``cfg.model`` in the config's scope (weights are not initialised from files)."""
+    """Build ``cfg.model`` in the config's scope (weights are not initialised from files).
+    ``cfg`` is left as it was (mmseg's and mmdet's DETR constructors edit the dicts they get),
+    so the same config builds again."""
     from mmengine.registry import MODELS, DefaultScope
     task = task_of(cfg)
     register_scope(task)
     scope = 'mmdet' if task == 'det' else 'mmseg'
     with DefaultScope.overwrite_default_scope(scope):
-        return MODELS.build(cfg.model)
+        return MODELS.build(copy.deepcopy(cfg.model))
 
 
 def prepare_config(config: str, work_dir=None, cfg_options=None, launcher: str = 'none'):

@@ -63,8 +63,9 @@ def test_train_tool_reports_a_bad_plugin_in_one_line(tmp_path):
     proc = run_tool('mm_cbam.train', DET_CONFIG, '--work-dir', tmp_path, '--cfg-options',
                     'model.backbone.plugins.0.cfg.type=CBAMM', check=False)
     assert proc.returncode == 2 and 'Traceback' not in proc.stderr
-    assert last_line(proc).startswith("ERROR: model.backbone.plugins[0].cfg: type='CBAMM' is "
-                                       "not a registered module in mmdet; did you mean 'CBAM'")
+    expected = ("ERROR: model.backbone.plugins[0].cfg: type='CBAMM' is not a registered "
+                "module in mmdet; did you mean 'CBAM'")
+    assert last_line(proc).startswith(expected)
 
 
 # ----------------------------------------------------------------------------- data files

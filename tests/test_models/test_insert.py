@@ -79,7 +79,7 @@ def test_inserted_parameters_reach_the_optimizer_and_round_trip(tmp_path):
     clone = copy.deepcopy(model)
     with torch.no_grad():
         clone[3].cbam.alpha.fill_(0.0)
-    assert torch.equal(clone(x), clone[3](clone[2](clone[1](clone[0](x)))) )
+    assert torch.equal(clone(x), clone[3](clone[2](clone[1](clone[0](x)))))
     assert not torch.equal(clone(x), model(x))
     with pytest.raises(ValueError, match='already has a child named'):
         insert_cbam(model, '3')
@@ -100,3 +100,23 @@ def test_insertcbam_config_builder():
 
 
 # ----------------------------------------------------------------------------- identity start
+
+
+def test_insert_after_a_sequence_applies_attention_once():
+    """A ResNet stage is an nn.Sequential: the attention added to it refines its output once
+    (and is not also run as the sequence's last layer)."""
+    from mm_cbam.attention import CBAM
+    torch.manual_seed(0)
+    plain = det_models().build(dict(type='ResNet', depth=18, out_indices=(1, )))
+    net = copy.deepcopy(plain)
+    assert insert_cbam(net, 'layer2', dict(type='CBAM', reduction=4)) == ['layer2']
+    plain.eval()
+    net.eval()
+    ref = CBAM(128, reduction=4)
+    ref.load_state_dict(net.layer2.cbam.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x)[0], ref(plain(x)[0]))
+        torch.testing.assert_close(copy.deepcopy(net)(x)[0], ref(plain(x)[0]))
+    with pytest.raises(ValueError, match='ModuleList, which is never called'):
+        insert_cbam(nn.Sequential(nn.ModuleList([nn.Conv2d(3, 8, 1)])), '0')

@@ -186,8 +186,8 @@ def test_stacked_plugins_are_applied_in_order(scope, type_, depth):
 def test_upstream_mmseg_bottleneck_drops_the_first_stacked_plugin():
     """The bug the Plugin* backbones fix (mmsegmentation 1.2.2): the plain ResNetV1c applies
     every plugin to the block input and keeps only the last one."""
-    backbone = seg_models().build(dict(type='ResNetV1c', depth=50,
-                                        plugins=_stacked('after_conv3')))
+    backbone = seg_models().build(
+        dict(type='ResNetV1c', depth=50, plugins=_stacked('after_conv3')))
     backbone.eval()
     blk = backbone.layer1[0]
     x = torch.randn(2, blk.conv1.in_channels, 16, 16)

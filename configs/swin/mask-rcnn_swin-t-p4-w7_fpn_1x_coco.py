@@ -1,0 +1,8 @@
+# Mask R-CNN Swin-T-FPN, COCO, 1x: mmdet's config (the plain counterpart).
+_base_ = [
+    'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py',
+    '../_base_/mm_cbam_runtime.py'
+]
+visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
+# the text log carries a summary of the attention statistics (all go to scalars.json / TensorBoard)
+log_processor = dict(type='CBAMLogProcessor')
