@@ -187,7 +187,7 @@ def run(cfg, checkpoint: str, images: Sequence[str], layers: Sequence[str], out_
                 panels.append(compute_cam(method, wrapper, layer, batch, item.target))
                 panels.append(mask)
                 note = '' if panels[0] is not None or base_model is None else (
-                    'predicts nothing matching: no CAM')
+                    'no matching box')
                 mask_name = mask_module(model, layer_name)
                 titles = panel_titles(method, base_model is not None, mask_name, mask, note)
                 where = layer_name + (f' (mask: {mask_name})' if mask is not None else '')

@@ -22,8 +22,8 @@ def draw_panels(rgb: np.ndarray, panels: Sequence[Panel], title: str = '',
     import matplotlib.patches as patches
     import matplotlib.pyplot as plt
     h, w = rgb.shape[:2]
-    width = 3.0 * w / max(h, 1)
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(width, 2.2) * len(panels), 3.4),
+    width = max(w, 300) / 100  # inches per panel at 100 dpi: the image's size, at least 300 px
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), width * h / w + 0.6),
                              dpi=100, squeeze=False)
     for ax, (name, heat) in zip(axes[0], panels):
         ax.imshow(rgb if heat is None else overlay(rgb, heat))

@@ -153,6 +153,11 @@ def human(value: float, unit: str = '') -> str:
     return f'{value:.0f} {unit}'.rstrip()
 
 
+def share(part: float, whole: float) -> str:
+    """``part / whole`` in percent with two significant digits (``0.0044%``)."""
+    return f'{100 * part / max(whole, 1):.2g}%'
+
+
 def report(name: str, result: dict) -> List[str]:
     """Lines describing one :func:`config_flops` result."""
     att_flops = sum(f for _, f, _ in result['modules'])
@@ -164,8 +169,8 @@ def report(name: str, result: dict) -> List[str]:
         lines.append('  attention: none (no mm_cbam attention module in this model)')
         return lines
     lines.append(f"  attention: {human(att_flops, 'FLOPs')} "
-                 f"({att_flops / max(result['flops'], 1):.2%} of the model), "
-                 f"{human(att_params)} params ({att_params / max(result['params'], 1):.2%}), "
+                 f"({share(att_flops, result['flops'])} of the model), "
+                 f"{human(att_params)} params ({share(att_params, result['params'])}), "
                  f"{len(result['modules'])} modules")
     lines.append('  | stage | modules | FLOPs | params |')
     lines.append('  |---|---|---|---|')

@@ -75,11 +75,24 @@ def export_onnx(wrapper, image: torch.Tensor, path: str, opset: int = 17) -> Lis
             torch.onnx.export(wrapper, (image, ), path, dynamo=False, opset_version=opset,
                               input_names=['image'], output_names=names,
                               do_constant_folding=True)
+    except torch.onnx.OnnxExporterError as exc:
+        raise DeployError(f'ONNX export failed: {_export_failure(exc)}') from None
     finally:
         ctx.__exit__(None, None, None)
     import onnx
     onnx.checker.check_model(path)
     return names
+
+
+def _export_failure(exc: Exception) -> str:
+    """The first line of an exporter error, with a hint for the known cases."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = text.split(' Please feel free to request support')[0]
+    if 'adaptive_avg_pool2d' in text:
+        text += (' (a pooling pyramid such as PSPNet\'s needs feature maps divisible by its '
+                 'output sizes: choose --shape so that H/8 and W/8 are multiples of 6 for bins '
+                 '1, 2, 3, 6 at output stride 8, e.g. --shape 480 960)')
+    return text
 
 
 def trace_torchscript(wrapper, image: torch.Tensor, path: str) -> List[str]:

@@ -114,3 +114,16 @@ def test_export_tool_verifies_and_names_the_missing_extra(tmp_path):
     assert blocked.returncode == 2
     assert last_line(blocked).startswith('ERROR: ONNX export needs onnx (the \'deploy\' extra)')
     assert "pip install -e '.[deploy]'" in last_line(blocked)
+
+
+def test_exporter_failures_are_one_line_with_a_hint():
+    from mm_cbam.deployment.export import _export_failure
+    exc = torch.onnx.OnnxExporterError(
+        'Unsupported: ONNX export of operator adaptive_avg_pool2d, output size that are not '
+        'factor of input size. Please feel free to request support or submit a pull request '
+        'on PyTorch GitHub: https://github.com/pytorch/pytorch/issues  [Caused by ...]\n'
+        'graph(...)')
+    text = _export_failure(exc)
+    assert '\n' not in text and 'GitHub' not in text
+    assert text.startswith('Unsupported: ONNX export of operator adaptive_avg_pool2d')
+    assert 'e.g. --shape 480 960' in text
