@@ -123,8 +123,8 @@ def test_cam_tool_writes_panels_with_a_baseline(mini_data, tmp_path, task):
     written = [ln for ln in proc.stdout.splitlines() if ln.endswith('.png')]
     assert len(written) == 1 and f'{image.stem}_backbone.layer4.1_' in written[0]
     drawn = cv2.imread(written[0])
-    assert drawn is not None and drawn.shape[1] > 2.5 * drawn.shape[0] * (
-        0.5 if task == 'seg' else 1)  # three panels side by side
+    # three panels side by side (two would give a width of about 1.7 heights for square images)
+    assert drawn is not None and drawn.shape[1] > 2.2 * drawn.shape[0]
     assert drawn.std() > 10
     if task == 'seg':
         return
