@@ -4,6 +4,10 @@ mm_cbam works with mmdet alone, mmsegmentation alone or both; its attention math
 (only torch and mmengine). ``import mm_cbam`` registers what the installed packages allow
 (:data:`mm_cbam.AVAILABLE` says what), and code that needs a missing package raises
 :class:`MissingPackageError` naming the package and how to install it.
+
+ONNX export and Grad-CAM need the ``deploy`` extra (:data:`DEPLOY_PACKAGES`: onnx, onnxruntime,
+grad-cam); those packages are imported only by the tools that use them, never by
+``import mm_cbam``.
 """
 import importlib
 from typing import Dict
@@ -16,6 +20,13 @@ PACKAGES = {
     'mmdet': ('mmdet 3.3.0', 'pip install mmdet==3.3.0'),
     'mmseg': ('mmsegmentation 1.2.2', 'pip install mmsegmentation==1.2.2 ftfy regex'),
 }
+# the ``deploy`` extra (setup.cfg): import name -> (distribution, install command)
+_DEPLOY = "pip install -e '.[deploy]' (installed by tools/setup_env.py)"
+DEPLOY_PACKAGES = {
+    'onnx': ("onnx (the 'deploy' extra)", _DEPLOY),
+    'onnxruntime': ("onnxruntime (the 'deploy' extra)", _DEPLOY),
+    'pytorch_grad_cam': ("grad-cam (the 'deploy' extra)", _DEPLOY),
+}
 
 
 class MissingPackageError(ImportError):
@@ -23,13 +34,13 @@ class MissingPackageError(ImportError):
 
 
 def importable(name: str) -> bool:
-    """Whether ``name`` (one of :data:`PACKAGES`) imports. A missing package -- or a missing
-    OpenMMLab dependency of it (mmdet without mmcv) -- is False; any other error propagates, so a
-    broken installation is not silently skipped."""
+    """Whether ``name`` (one of :data:`PACKAGES` or :data:`DEPLOY_PACKAGES`) imports. A missing
+    package -- or a missing OpenMMLab dependency of it (mmdet without mmcv) -- is False; any other
+    error propagates, so a broken installation is not silently skipped."""
     try:
         importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if (exc.name or '').split('.')[0] in PACKAGES:
+        if (exc.name or '').split('.')[0] in {**PACKAGES, **DEPLOY_PACKAGES}:
             return False
         raise
     return True
@@ -41,8 +52,9 @@ def available() -> Dict[str, bool]:
 
 
 def require(name: str, needed_for: str) -> None:
-    """Raise :class:`MissingPackageError` if ``name`` cannot be imported."""
+    """Raise :class:`MissingPackageError` if ``name`` (a key of :data:`PACKAGES` or
+    :data:`DEPLOY_PACKAGES`) cannot be imported."""
     if not importable(name):
-        dist, command = PACKAGES[name]
+        dist, command = {**PACKAGES, **DEPLOY_PACKAGES}[name]
         raise MissingPackageError(f'{needed_for} needs {dist}, which is not installed (import '
                                   f'{name!r} failed). Install it: {command}')

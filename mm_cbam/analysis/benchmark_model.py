@@ -1,5 +1,5 @@
-"""The cost table users compare CBAM variants by: parameters, training-step time, memory saved
-for backward and inference time of whole detectors / segmentors, measured side by side.
+"""The cost table users compare CBAM variants by: parameters, FLOPs, training-step time, memory
+saved for backward and inference time of whole detectors / segmentors, measured side by side.
 
 Usage::
 
@@ -16,7 +16,8 @@ rounds -- in each round one training step (forward, backward, SGD step) and one 
 config in turn -- so that drifting machine load affects all configs alike; the table gives the
 median over rounds (after one warm-up round). "Saved for backward" is the memory autograd keeps
 from the forward for the backward (each storage counted once); on a GPU the peak memory of the
-training step is added.
+training step is added. FLOPs are counted once per config for one image of ``--size``
+(:func:`mm_cbam.analysis.get_flops.count_flops`: mmengine's counter, the attention included).
 """
 import argparse
 import os.path as osp
@@ -27,6 +28,7 @@ import time
 import torch
 
 import mm_cbam  # noqa: F401
+from mm_cbam.analysis.get_flops import count_flops
 from mm_cbam.runner.config import build_model, load_config, task_of
 from mm_cbam.testing import synthetic_batch
 
@@ -61,6 +63,8 @@ class Subject:
             self.shared = len(shared) / len(reference.model.state_dict())
         self.device = device
         self.params = sum(p.numel() for p in self.model.parameters())
+        one = synthetic_batch(self.model, self.task, batch_size=1, size=tuple(size), seed=seed)
+        self.flops = count_flops(self.model, self.model.data_preprocessor(one, False))['flops']
         raw = synthetic_batch(self.model, self.task, batch_size=batch, size=tuple(size), seed=seed)
         self.data = self.model.data_preprocessor(raw, True)
         self.optimizer = torch.optim.SGD(
@@ -111,14 +115,16 @@ def _delta(value, ref):
 def table(subjects, device):
     ref = subjects[0]
     med = statistics.median
-    head = '| config | params (M) | train step (ms) | saved for backward (MiB) |'
+    head = ('| config | params (M) | FLOPs (G, 1 image) | train step (ms) |'
+            ' saved for backward (MiB) |')
     head += ' peak memory (MiB) |' if device == 'cuda' else ''
     head += ' inference (ms) |'
     lines = [head, '|' + '---|' * (head.count('|') - 1)]
     for s in subjects:
         r = None if s is ref else ref
         added = '' if r is None else f' (+{(s.params - r.params) / 1e6:.3f})'
-        cells = [f'`{s.name}`', f'{s.params / 1e6:.3f}' + added,
+        flops = '' if r is None else f' ({(s.flops - r.flops) / 1e6:+.3f} M)'
+        cells = [f'`{s.name}`', f'{s.params / 1e6:.3f}' + added, f'{s.flops / 1e9:.3f}' + flops,
                  f'{med(s.train_ms):.1f}' + _delta(med(s.train_ms), r and med(r.train_ms)),
                  f'{s.saved / 2**20:.1f}' + _delta(s.saved, r and r.saved)]
         if device == 'cuda':

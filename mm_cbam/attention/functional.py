@@ -26,7 +26,11 @@ small tensors: (B, C) and (B, 2, H, W).
 :func:`cbam_composite` computes the same function with plain autograd. It runs instead of the
 fused function when the channel attention pools with ``lp`` / ``lse``, under ``torch.compile``
 (the compiler cannot trace :func:`torch.autograd.grad` on graphs saved in a context; on the
-composition it fuses the elementwise work itself) and for double backward: a backward with
+composition it fuses the elementwise work itself), while a graph is recorded -- TorchScript
+tracing, ONNX export, ``torch.export`` and jit-traced FLOP counters such as
+``mmengine.analysis``: the tracer cannot record the fused function (it calls the channel and
+spatial modules inside ``forward``, which the tracer rejects), and the recorded graph must hold
+plain ops that ONNX / TorchScript / the counters know -- and for double backward: a backward with
 ``create_graph=True`` recomputes the composition and differentiates it, so gradient penalties work
 (a spatial BatchNorm in training mode then updates its running statistics a second time).
 
@@ -48,6 +52,14 @@ def _is_compiling() -> bool:
     if compiler is not None and hasattr(compiler, 'is_compiling'):
         return compiler.is_compiling()
     return False  # pragma: no cover - torch < 2.3
+
+
+def _is_recording() -> bool:
+    """Whether this call is being recorded into a graph (jit trace, ONNX export, torch.export)."""
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return True
+    compiler = getattr(torch, 'compiler', None)
+    return bool(compiler is not None and getattr(compiler, 'is_exporting', bool)())
 
 
 def _autocast_state(device_type: str) -> Tuple[bool, torch.dtype]:
@@ -224,7 +236,7 @@ def cbam(x: Tensor, channel, spatial, alpha: Optional[Tensor]):
     Returns:
         ``(out, ca, sa, fusion_w, router_w)``; the maps are detached. ``out`` has ``x``'s layout.
     """
-    if not channel.fusable or _is_compiling():
+    if not channel.fusable or _is_compiling() or _is_recording():
         out, ca, sa, fusion_w, router_w = cbam_composite(x, channel, spatial, alpha)
         maps = [t.detach() if t is not None else None for t in (ca, sa, fusion_w, router_w)]
         return (out, *maps)
