@@ -6,8 +6,8 @@ mm_cbam works with mmdet alone, mmsegmentation alone or both; its attention math
 :class:`MissingPackageError` naming the package and how to install it.
 
 ONNX export and Grad-CAM need the ``deploy`` extra (:data:`DEPLOY_PACKAGES`: onnx, onnxruntime,
-grad-cam); those packages are imported only by the tools that use them, never by
-``import mm_cbam``.
+grad-cam), the ConvNeXt configs the ``pretrain`` extra (mmpretrain); those packages are imported
+only by the tools and configs that use them, never by ``import mm_cbam``.
 """
 import importlib
 from typing import Dict
@@ -27,6 +27,11 @@ DEPLOY_PACKAGES = {
     'onnxruntime': ("onnxruntime (the 'deploy' extra)", _DEPLOY),
     'pytorch_grad_cam': ("grad-cam (the 'deploy' extra)", _DEPLOY),
 }
+# every optional extra: the above and ``pretrain`` (mmpretrain's backbones: ConvNeXt)
+EXTRA_PACKAGES = dict(DEPLOY_PACKAGES, mmpretrain=(
+    "mmpretrain 1.2.0 (the 'pretrain' extra)",
+    "pip install -e '.[pretrain]' or pip install mmpretrain==1.2.0 (installed by "
+    'tools/setup_env.py)'))
 
 
 class MissingPackageError(ImportError):
@@ -34,13 +39,13 @@ class MissingPackageError(ImportError):
 
 
 def importable(name: str) -> bool:
-    """Whether ``name`` (one of :data:`PACKAGES` or :data:`DEPLOY_PACKAGES`) imports. A missing
+    """Whether ``name`` (one of :data:`PACKAGES` or :data:`EXTRA_PACKAGES`) imports. A missing
     package -- or a missing OpenMMLab dependency of it (mmdet without mmcv) -- is False; any other
     error propagates, so a broken installation is not silently skipped."""
     try:
         importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if (exc.name or '').split('.')[0] in {**PACKAGES, **DEPLOY_PACKAGES}:
+        if (exc.name or '').split('.')[0] in {**PACKAGES, **EXTRA_PACKAGES}:
             return False
         raise
     return True
@@ -53,8 +58,8 @@ def available() -> Dict[str, bool]:
 
 def require(name: str, needed_for: str) -> None:
     """Raise :class:`MissingPackageError` if ``name`` (a key of :data:`PACKAGES` or
-    :data:`DEPLOY_PACKAGES`) cannot be imported."""
+    :data:`EXTRA_PACKAGES`) cannot be imported."""
     if not importable(name):
-        dist, command = {**PACKAGES, **DEPLOY_PACKAGES}[name]
+        dist, command = {**PACKAGES, **EXTRA_PACKAGES}[name]
         raise MissingPackageError(f'{needed_for} needs {dist}, which is not installed (import '
                                   f'{name!r} failed). Install it: {command}')

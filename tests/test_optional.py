@@ -93,3 +93,22 @@ def test_attention_needs_only_torch_and_mmengine():
         ''')
     assert out['available'] == {'cv2': False, 'mmcv': False, 'mmdet': False, 'mmseg': False}
     assert out['grad'] > 0 and out['models'] is False
+
+
+def test_convnext_config_without_mmpretrain_names_the_extra():
+    result = run_without({'mmpretrain'}, f'''
+        import json
+        from mm_cbam.runner.config import load_config
+        try:
+            load_config({str(ROOT / 'configs' / 'mini' /
+                            'upernet_convnext-t-cbam_500i_mini-cityscapes.py')!r})
+            error = None
+        except ImportError as exc:
+            error = f'{{type(exc).__name__}}: {{exc}}'
+        print(json.dumps(dict(error=error)))
+    ''')
+    assert result['error'].startswith('MissingPackageError: ')
+    assert "needs mmpretrain 1.2.0 (the 'pretrain' extra), which is not installed" in result[
+        'error']
+    assert "pip install -e '.[pretrain]'" in result['error']
+    assert 'upernet_convnext-t-cbam_500i_mini-cityscapes.py (custom_imports)' in result['error']

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python -m mm_cbam.analysis.benchmark_hooks [--config configs/mini_faster_rcnn_r18_cbam.py]
+    python -m mm_cbam.analysis.benchmark_hooks
+        [--config configs/mini/faster-rcnn_r18-cbam_fpn_12e_mini-coco.py]
         [--iters 150] [--interval 50] [--repeat 2]
 
 Trains the config for ``--iters`` iterations in one process, alternately without and with the
@@ -82,7 +83,8 @@ def run_once(config: str, iters: int, interval: int, with_hook: bool, work_dir: 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--config', default=str(ROOT / 'configs' / 'mini_faster_rcnn_r18_cbam.py'))
+    parser.add_argument('--config', default=str(
+        ROOT / 'configs' / 'mini' / 'faster-rcnn_r18-cbam_fpn_12e_mini-coco.py'))
     parser.add_argument('--iters', type=int, default=150)
     parser.add_argument('--interval', type=int, default=50)
     parser.add_argument('--repeat', type=int, default=2)

@@ -43,7 +43,8 @@ import torch
 
 from ..checkpoint import UnreadableCheckpointError, UnsafeCheckpointError, safe_load
 
-# The CBAM plugin config equal to the official module (configs/_base_/cbam_official.py).
+# The CBAM plugin config equal to the official module (the catalogue's `official` variant,
+# configs/_base_/cbam_variants.py; tests/test_converters checks they are equal).
 OFFICIAL_CBAM = dict(type='CBAM', reduction=16, min_hidden=1,
                      sa_norm_cfg=dict(type='BN', eps=1e-5, momentum=0.01),
                      sa_norm_zero_init=True)

@@ -36,17 +36,35 @@ def load_config(path: str, cfg_options: Optional[dict] = None):
     from .renames import resolve_config_path
     path = resolve_config_path(path)
     try:
-        cfg = Config.fromfile(path)
-    except Exception:
+        cfg = Config.fromfile(path)  # imports custom_imports too
+    except Exception as exc:
         for package in sorted(_scopes(path) & set(PACKAGES)):
             require(package, f'{path} (its _base_ refers to {package}::)')
+        _name_missing_package(exc, f'{path} (custom_imports)')
         raise
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if cfg.get('custom_imports'):
         from mmengine.utils import import_modules_from_strings
-        import_modules_from_strings(**cfg['custom_imports'])
+        try:
+            import_modules_from_strings(**cfg['custom_imports'])
+        except ImportError as exc:
+            _name_missing_package(exc, f'{path} (custom_imports)')
+            raise
     return cfg
+
+
+def _name_missing_package(exc: BaseException, needed_for: str) -> None:
+    """Raise :class:`~mm_cbam.optional.MissingPackageError` if ``exc`` was caused by a known
+    package or extra that is not installed (e.g. ``mmpretrain.models`` without the ``pretrain``
+    extra; mmengine wraps the original error)."""
+    from ..optional import EXTRA_PACKAGES, PACKAGES, require
+    while exc is not None:
+        if isinstance(exc, ModuleNotFoundError):
+            package = (exc.name or '').split('.')[0]
+            if package in PACKAGES or package in EXTRA_PACKAGES:
+                require(package, needed_for)
+        exc = exc.__cause__ or exc.__context__
 
 
 def task_of(cfg) -> str:

@@ -153,6 +153,7 @@ def recommendation(study, results, params) -> List[str]:
     ranked = [r for n, r in results.items() if r.final is not None and r.damage0 is not None]
     if not ranked:
         return ['- not enough finished runs to rank the variants']
+
     def count(name):  # '+23,044' -> 23044
         return int(str(params.get(name, '0')).replace(',', '').lstrip('+') or 0)
 

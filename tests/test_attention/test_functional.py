@@ -26,9 +26,11 @@ def _randomised(module, seed=0, scale=0.3):
     return module
 
 
-def _grads(module, x, out_fn=lambda out: (out * torch.linspace(-1, 1, out.numel(),
-                                                                dtype=out.dtype
-                                                                ).view_as(out)).sum()):
+def _weighted_sum(out):
+    return (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum()
+
+
+def _grads(module, x, out_fn=_weighted_sum):
     module.zero_grad()
     x = x.detach().clone().requires_grad_()
     out = module(x)
@@ -121,8 +123,8 @@ def test_float16_large_channel_count_does_not_overflow():
 
 
 def test_double_backward_matches_the_literal_composition():
-    key, kw = 'dynamic.CBAMResidualDynamicSA', dict(channels=16, learnable_alpha=True,
-                                                     alpha_init=0.6)
+    key = 'dynamic.CBAMResidualDynamicSA'
+    kw = dict(channels=16, learnable_alpha=True, alpha_init=0.6)
     torch.manual_seed(0)
     ref = nb.build_reference(key, **kw).double()
     _randomised(ref)

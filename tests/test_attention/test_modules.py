@@ -176,8 +176,8 @@ def test_non_contiguous_input():
 
 
 def test_bfloat16_autocast_cpu():
-    m = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), CBAM(16, residual=True,
-                                                                        learnable_alpha=True))
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1),
+                            CBAM(16, residual=True, learnable_alpha=True))
     x = torch.randn(2, 3, 8, 8)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out = m(x)

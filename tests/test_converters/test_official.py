@@ -213,8 +213,8 @@ def test_converter_names_bad_inputs_in_one_line(tmp_path):
     assert code == 2 and err.strip() == (
         'ERROR: layer1.0.cbam.SpatialGate.spatial.conv.weight (-> layer1.0.cbam.sa.branches.0.'
         'weight): shape (98,) does not match the architecture, which needs (1, 2, 7, 7)')
-    wrong_kind = dict(sd, **{'layer1.0.conv1.weight': torch.zeros(64, 64, 3, 3,
-                                                               dtype=torch.int64)})
+    int_weight = torch.zeros(64, 64, 3, 3, dtype=torch.int64)
+    wrong_kind = dict(sd, **{'layer1.0.conv1.weight': int_weight})
     torch.save(wrong_kind, tmp_path / 'int.pth')
     code, _, err = _convert(tmp_path / 'int.pth', tmp_path / 'o.pth')
     assert code == 2 and 'layer1.0.conv1.weight: dtype torch.int64 does not fit' in err

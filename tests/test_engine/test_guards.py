@@ -109,6 +109,6 @@ def test_stability_alarm_stop_is_one_line(mini_data, tmp_path):
     proc = run_tool('mm_cbam.train', config, '--work-dir', tmp_path / 'w', '--cfg-options',
                     *SMALL_DET, check=False)
     assert proc.returncode == 3 and 'Traceback' not in proc.stderr, proc.stderr[-3000:]
-    assert last_line(proc).startswith('STOPPED: CBAM stability alarm at iteration 2: '
-                                       'backbone.layer')
+    expected = 'STOPPED: CBAM stability alarm at iteration 2: backbone.layer'
+    assert last_line(proc).startswith(expected)
     assert 'Training stopped (stop_on_alarm=True)' in last_line(proc)

@@ -27,8 +27,8 @@ def test_mini_data_is_deterministic_and_well_formed(tmp_path):
 
     from pycocotools.coco import COCO
     coco = COCO(str(tmp_path / 'coco0' / 'annotations' / 'instances_train.json'))
-    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == ['circle', 'square',
-                                                                      'triangle']
+    names = [c['name'] for c in coco.loadCats(coco.getCatIds())]
+    assert names == ['circle', 'square', 'triangle']
     anns = coco.loadAnns(coco.getAnnIds())
     assert len(anns) >= 12 and {a['category_id'] for a in anns} == {1, 2, 3}
     for ann in anns:

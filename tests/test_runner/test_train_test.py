@@ -121,8 +121,8 @@ def test_launcher_environment_for_slurm(monkeypatch):
     monkeypatch.setenv('SLURM_NODELIST', 'node[01-02]')
     monkeypatch.setenv('PATH', '/nonexistent')  # no scontrol: falls back to localhost
     _launcher_env('slurm')
-    assert (os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['LOCAL_RANK']) == ('3', '8',
-                                                                                       '1')
+    ranks = (os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['LOCAL_RANK'])
+    assert ranks == ('3', '8', '1')
     assert os.environ['MASTER_ADDR'] == '127.0.0.1' and os.environ['MASTER_PORT'] == '29500'
     with pytest.raises(ValueError, match="launcher must be one of"):
         _launcher_env('horovod')
