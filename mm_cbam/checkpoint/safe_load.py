@@ -172,8 +172,9 @@ def _refusal(exc: BaseException) -> str:
     """The one-line reason in torch's (multi-line) weights-only error."""
     text = str(exc)
     m = re.search(r'GLOBAL (\S+) (?:was not an allowed global|whose module)', text)
-    if m:
-        return f'global {m.group(1)} is not allow-listed'
+    if m:  # torch names builtins without their module in some versions ('eval')
+        name = m.group(1) if '.' in m.group(1) else f'builtins.{m.group(1)}'
+        return f'global {name} is not allow-listed'
     m = re.search(r'(refused [^\n]*)', text)
     if m:
         return m.group(1).rstrip('. ')

@@ -20,7 +20,7 @@ from crafted_checkpoints import LOCATIONS, payloads, save_crafted
 # what the one-line message names for each payload
 REFUSED = {
     'reduce_os_system': 'global posix.system is not allow-listed',
-    'reduce_eval': 'global eval is not allow-listed',
+    'reduce_eval': 'global builtins.eval is not allow-listed',
     'gadget': 'refused HistoryBuffer state: statistics_methods',
     'gadget_without_registry_widening': "refused getattr(HistoryBuffer, '__",
     'getattr_dunder_of_history_buffer': "refused getattr(HistoryBuffer, '__init__')",
@@ -31,9 +31,9 @@ REFUSED = {
     'history_state_object_array': '_log_history must be a 1-D numeric numpy array',
     'history_state_not_a_dict': 'refused HistoryBuffer state with keys list',
     'numpy_reconstruct_other_class': 'sub-type of ndarray',
-    'numpy_scalar_of_eval': 'global eval is not allow-listed',
-    'numpy_dtype_class_of_eval': 'global eval is not allow-listed',
-    'numpy_array_state_with_eval': 'global eval is not allow-listed',
+    'numpy_scalar_of_eval': 'global builtins.eval is not allow-listed',
+    'numpy_dtype_class_of_eval': 'global builtins.eval is not allow-listed',
+    'numpy_array_state_with_eval': 'global builtins.eval is not allow-listed',
 }
 NAMES = sorted(REFUSED)
 
