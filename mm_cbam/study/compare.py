@@ -5,7 +5,8 @@ Per seed (:func:`paired`): the final and ``damage@0`` metric differences (exact 
 :mod:`.precise`), the difference at the end of a warm-up, the loss-term ratios over the shock
 window -- ``mean(variant) / mean(reference) - 1`` over the first ``shock_iters`` iterations,
 signed and as |.| -- and recovery: the first iteration after which the running-mean ratio of
-the total loss *stays* within ``recovery_tol`` (``None``: never). Over seeds (:func:`compare_all`):
+the total loss *and of every compared term* stays within ``recovery_tol`` (``None``: never; a
+damaged RPN can hide in the total). Over seeds (:func:`compare_all`):
 the statistics of :mod:`.stats`, and the calibration check -- the A/A variant must differ from
 the reference by exactly 0 in every compared number, else no difference is assessed.
 """
@@ -61,7 +62,7 @@ def paired(m: dict, ref: dict, study, warmup_iters: Optional[int]) -> dict:
         out['final'] = None if a is None or b is None else a - b
         for key in ('coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l'):
             a, b = _metric(m, last, key), _metric(ref, last, key)
-            if a is not None and b is not None:
+            if a is not None and b is not None and min(a, b) >= 0:  # -1: no such objects
                 out['size'][key[-1]] = a - b
         boot, ref_boot = (m.get('precise') or {}).get(last, {}), (ref.get('precise') or {}).get(
             last, {})
@@ -76,8 +77,12 @@ def paired(m: dict, ref: dict, study, warmup_iters: Optional[int]) -> dict:
     out['shock'] = {'loss': _ratio(m['loss'], ref['loss'], window)}
     for c, values in m['components'].items():
         out['shock'][c] = _ratio(values, ref['components'].get(c, {}), window)
-    out['recovery'] = recovery(m['loss'], ref['loss'], settings['recovery_tol'],
-                               settings['recovery_window'])
+    per_term = [recovery(m['loss'], ref['loss'], settings['recovery_tol'],
+                         settings['recovery_window'])]
+    per_term += [recovery(values, ref['components'].get(c, {}), settings['recovery_tol'],
+                          settings['recovery_window']) for c, values in m['components'].items()
+                 if c in settings['components']]
+    out['recovery'] = None if None in per_term else max(per_term)
     diffs = [abs(m['loss'][i] - ref['loss'][i]) for i in m['loss'] if i in ref['loss']]
     for c, values in m['components'].items():
         ref_c = ref['components'].get(c, {})
@@ -96,7 +101,16 @@ class VariantResult:
     pairs: Dict[int, dict] = field(default_factory=dict)
     final: Optional[Comparison] = None
     damage0: Optional[Comparison] = None
+    warmup_end: Optional[Comparison] = None  # the damage when a warm-up ends
     bootstrap: Optional[tuple] = None
+
+    @property
+    def damage(self) -> Optional[Comparison]:
+        """The damage the insertion does: at 0, or -- for a warm-up, which defers it -- at
+        the end of the warm-up, whichever is worse."""
+        if self.warmup_end is None or self.damage0 is None:
+            return self.damage0
+        return min(self.damage0, self.warmup_end, key=lambda c: c.mean)
 
 
 def compare_all(study, measures: Dict[str, Dict[int, dict]]):
@@ -113,7 +127,7 @@ def compare_all(study, measures: Dict[str, Dict[int, dict]]):
         results[name] = result
     calibrated, notes = calibration(study, results)
     tested = [n for n in results if n not in (study.reference, study.calibration)]
-    for key in ('final', 'damage0'):
+    for key in ('final', 'damage0', 'warmup_end'):  # three separate families
         diffs = {n: [p[key] for p in results[n].pairs.values() if p[key] is not None]
                  for n in tested}
         diffs = {n: d for n, d in diffs.items() if d}

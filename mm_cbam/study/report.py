@@ -13,6 +13,7 @@ from typing import Dict, List
 
 from . import measure as measure_mod
 from .compare import compare_all, final_step
+from .definitions import DEFINITIONS
 from .plan import Run
 
 SIZE_NAMES = {'s': 'small', 'm': 'medium', 'l': 'large'}
@@ -55,7 +56,8 @@ def _verdict(c, study) -> str:
     if c is None:
         return '-'
     return {'lower': 'lower (supported)', 'higher': 'higher (supported)',
-            'equivalent': f'equivalent within ±{study.margin:g}'}.get(c.verdict, c.verdict)
+            'equivalent': f'equivalent within ±{study.margin:g}',
+            'identical': 'identical (by construction)'}.get(c.verdict, c.verdict)
 
 
 def _shock_text(pairs, key) -> str:
@@ -85,11 +87,20 @@ def _collapse_text(measures) -> str:
             f'({low} stuck low, {len(found) - low} high)')
 
 
+def _placement_text(placement: dict) -> str:
+    if 'plugins' in placement:
+        plugins = placement['plugins']
+        return (f"a plugin {plugins['position']} in every block of the stages "
+                f"{[i + 1 for i, on in enumerate(plugins['stages']) if on]}")
+    where = [f"after {', '.join(placement['after'])}"] if placement.get('after') else []
+    return ' and '.join(where + (['on every neck output'] if placement.get('neck') else []))
+
+
 def results_table(study, results, ref_measures, params) -> List[str]:
     head = ('| variant | seeds | final metric | Δ final [Holm] | bootstrap 95 % | verdict | '
             'Δ damage@0 [Holm] | verdict @0 | Δ AP s / m / l | shock: loss (and terms) | '
             'recovery (iter) | spikes vs ref | collapsed masks | final alpha / T | '
-            'contribution | grad-norm peak | added params | time / iter |')
+            'contribution | grad-norm peak | added params | time / iter (shared cores) |')
     lines = [head, '|' + '---|' * (head.count('|') - 1)]
     ref_spikes = sum(m['spikes'] for m in ref_measures.values()) / max(
         1, sum(m['logged'] for m in ref_measures.values()))
@@ -118,11 +129,17 @@ def results_table(study, results, ref_measures, params) -> List[str]:
         parts = (_stage_text(r.measures, 'alpha'), 'T ' + _stage_text(r.measures, 'ca_T'))
         alpha_t = '; '.join(x for x in parts if x not in ('-', 'T -'))
         boot = '-' if r.bootstrap is None else f'[{r.bootstrap[0]:+.4f}, {r.bootstrap[1]:+.4f}]'
+        variant = study.variants.get(name)
+        warm = warm_verdict = ''
+        if r.warmup_end is not None:
+            warm = f'; end of warm-up (iter {variant.warmup_iters}) {_comparison(r.warmup_end)}'
+            warm_verdict = f'; end of warm-up: {_verdict(r.warmup_end, study)}'
         lines.append(
             f'| {name} | {len(r.measures)} | {_ms(finals)} | {_comparison(r.final)} | {boot} | '
-            f'{_verdict(r.final, study)} | {_comparison(r.damage0)} | '
-            f'{_verdict(r.damage0, study)} | {sizes if pairs else "-"} | '
-            f'{shock if pairs else "-"} | {rec} | {spikes} | {_collapse_text(r.measures)} | '
+            f'{_verdict(r.final, study)} | {_comparison(r.damage0)}{warm} | '
+            f'{_verdict(r.damage0, study)}{warm_verdict} | {sizes if pairs else "-"} | '
+            f'{shock if pairs else "-"} | {rec} | {spikes} | '
+            f'{"-" if name == study.reference else _collapse_text(r.measures)} | '
             f'{alpha_t or "-"} | {_stage_text(r.measures, "contribution", "{:.3f}")} | '
             f'{grad_txt} | {params.get(name, "-")} | {t} |')
     return lines
@@ -142,29 +159,43 @@ def grid_table(study, results) -> List[str]:
             if r is None or r.final is None:
                 cells.append('-')
                 continue
-            cells.append(f'{r.final.mean:+.4f} ({r.final.verdict}); @0 '
-                         + (f'{r.damage0.mean:+.4f} ({r.damage0.verdict})' if r.damage0 else '-'))
+            cell = f'{r.final.mean:+.4f} ({r.final.verdict}); @0 ' + (
+                f'{r.damage0.mean:+.4f} ({r.damage0.verdict})' if r.damage0 else '-')
+            if r.warmup_end is not None:
+                cell += f'; @warm-up end {r.warmup_end.mean:+.4f} ({r.warmup_end.verdict})'
+            cells.append(cell)
         lines.append(f'| {stabiliser} | ' + ' | '.join(cells) + ' |')
     return lines
 
 
+def _inactive(r) -> bool:
+    """Whether the attention changed (almost) nothing: every stage's contribution < 1 %."""
+    values = [v.get('contribution') for m in r.measures.values() for v in m['stages'].values()]
+    values = [v for v in values if v is not None]
+    return bool(values) and max(values) < 0.01
+
+
 def recommendation(study, results, params) -> List[str]:
-    """"What to use": variants ranked by damage@0, then the final difference, then cost."""
-    ranked = [r for n, r in results.items() if r.final is not None and r.damage0 is not None]
+    """"What to use": variants ranked by the damage (at insertion, or at the end of a warm-up,
+    whichever is worse), then the final difference, then cost."""
+    ranked = [r for n, r in results.items() if r.final is not None and r.damage is not None]
     if not ranked:
         return ['- not enough finished runs to rank the variants']
 
     def count(name):  # '+23,044' -> 23044
         return int(str(params.get(name, '0')).replace(',', '').lstrip('+') or 0)
 
-    ranked.sort(key=lambda r: (-r.damage0.mean, -r.final.mean, count(r.name)))
+    ranked.sort(key=lambda r: (-r.damage.mean, -r.final.mean, count(r.name)))
     lines = []
     for i, r in enumerate(ranked, start=1):
-        conclusive = [what for what, c in (('damage@0', r.damage0), ('final', r.final))
+        at = 'at the end of the warm-up' if r.damage is r.warmup_end else '@0'
+        conclusive = [what for what, c in (('damage', r.damage), ('final', r.final))
                       if c.verdict in ('lower', 'higher', 'equivalent')]
-        lines.append(f'{i}. `{r.name}`: damage@0 {r.damage0.mean:+.4f} ({r.damage0.verdict}), '
+        note = ('; the attention stayed inactive (contribution < 1 % in every stage): this '
+                'says nothing about what it would do once active') if _inactive(r) else ''
+        lines.append(f'{i}. `{r.name}`: damage {at} {r.damage.mean:+.4f} ({r.damage.verdict}), '
                      f'final {r.final.mean:+.4f} ({r.final.verdict}), {params.get(r.name, "?")} '
-                     'params; conclusive: ' + (', '.join(conclusive) or 'nothing'))
+                     'params; conclusive: ' + (', '.join(conclusive) or 'nothing') + note)
     return lines
 
 
@@ -188,6 +219,8 @@ def write_report(study, runs: List[Run], params: Dict[str, str] = None) -> str:
              f'- pretrained plain model: `{start_checkpoint}`'
              f' -- {study.metric} as loaded (the reference before any step): {_ms(start)}. One '
              'pretraining seed: every comparison is conditional on this one pretrained model.',
+             '- placements: ' + '; '.join(f'`{n}` = {_placement_text(p)}'
+                                          for n, p in study.placements.items()),
              '', '## Calibration (A/A)', ''] + [f'- {n}' for n in notes] + [
         '', '## Placement × stabiliser', '',
         f'Δ final {study.metric} vs `{study.reference}` (verdict); @0: the same right after '
@@ -195,7 +228,8 @@ def write_report(study, runs: List[Run], params: Dict[str, str] = None) -> str:
         '', '## Results', ''] + results_table(study, results, ref, params) + [
         '', DEFINITIONS.format(metric=study.metric, ref=study.reference, alpha=study.alpha,
                                margin=study.margin, **study.measure), '',
-        '## What to use', '', 'Ranked by the damage at insertion, then the final difference, '
+        '## What to use', '', 'Ranked by the damage the insertion does (right after it, or at '
+        'the end of a warm-up, which defers it: whichever is worse), then the final difference, '
         'then the parameters added. Only comparisons marked conclusive are findings; the others '
         'are what these seeds cannot tell apart.', ''] + recommendation(study, results, params)
     lines += ['', '## Plots', '']
@@ -210,25 +244,3 @@ def write_report(study, runs: List[Run], params: Dict[str, str] = None) -> str:
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return path
-
-
-DEFINITIONS = """Mean ± sd over seeds. **Δ** is the paired difference to `{ref}` (same seed:
-same batches, proposal sampling and dropout, and the same starting weights), with Holm step-down
-intervals at family-wise level {alpha} across the variants (an interval excludes 0 exactly when
-Holm rejects). **bootstrap 95 %**: percentile interval of the seed-mean difference over
-{bootstrap} resamples of the validation images (it varies the images, not the training).
-**verdict**: lower / higher (Holm-adjusted p < {alpha}), equivalent (TOST with margin ±{margin},
-Holm-adjusted p < {alpha}), otherwise inconclusive. Metrics are recomputed exactly from the
-dumped predictions (pycocotools' COCOeval / summed IoU areas), not from the rounded log.
-**damage@0**: the validation before the first fine-tuning step. **shock**: mean over the first
-{shock_iters} iterations of the variant's loss (and of each term) over the reference's, minus 1
-(signed, and mean |·|). **recovery**: the first iteration after which the running mean (window
-{recovery_window}) of that ratio stays within {recovery_tol:.0%}; never = still outside at the
-end. **spikes vs ref**: the rate of loss spikes (> {spike_factor}x the median of the previous
-{spike_window} logged losses) relative to `{ref}`'s. **collapsed masks**: modules whose mask
-saturation stayed above 0.95 for 3 logs (first iteration; stuck near 0 or near 1). **final
-alpha / T** and **contribution** (‖out − x‖ / ‖x‖, what the attention changes) per stage at the
-last log; `:out` = attention on the stage's output. **grad-norm peak**: the logged total gradient
-norm with gradient clipping, else the largest attention-module gradient norm. **added params**:
-trainable parameters the attention adds. Time per iteration: a shared machine, differences of a
-few % are noise."""

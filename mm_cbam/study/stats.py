@@ -14,9 +14,12 @@ For each variant and measure, the paired differences to the reference over seeds
 * a second interval from a paired bootstrap over validation images (:mod:`.precise`): it
   captures the sampling of the validation set for these trained models, not seed variation.
 
-The verdict of a variant: ``lower`` / ``higher`` (Holm-adjusted p < alpha), ``equivalent``
-(Holm-adjusted TOST p < alpha), otherwise ``inconclusive``; ``not assessed`` when the
-calibration (A/A) row is not exactly zero.
+The verdict of a variant: ``identical`` when every paired difference is exactly 0 (the
+variant computes the reference's function there, e.g. attention with alpha 0 at insertion: true
+by construction, so it is left out of the tested family), ``lower`` / ``higher`` (Holm-adjusted
+p < alpha), ``equivalent`` (Holm-adjusted TOST p < alpha), otherwise ``inconclusive``; ``not
+assessed`` when the calibration (A/A) row is not exactly zero. Tied p-values get the same
+interval level (the first of the tied ranks').
 """
 import math
 from dataclasses import dataclass
@@ -94,26 +97,30 @@ def compare(diffs_by_variant: Dict[str, Sequence[float]], alpha: float, margin: 
             calibrated: bool = True) -> Dict[str, Comparison]:
     """Every variant's :class:`Comparison`: Holm-adjusted p-values and step-down intervals,
     Holm-adjusted TOST, the verdict."""
-    names = list(diffs_by_variant)
-    out = {n: t_test(diffs_by_variant[n]) for n in names}
-    for name, p in zip(names, holm([out[n].p for n in names])):
-        out[name].p_holm = p
-    for name, p in zip(names, holm([tost(diffs_by_variant[n], margin) for n in names])):
-        out[name].p_tost = tost(diffs_by_variant[name], margin)
-        out[name].p_tost_holm = p
+    out = {n: t_test(d) for n, d in diffs_by_variant.items()}
+    identical = [n for n, d in diffs_by_variant.items() if all(v == 0 for v in d)]
+    for name in identical:
+        out[name].p, out[name].low, out[name].high = math.nan, 0.0, 0.0
+    names = [n for n in diffs_by_variant if n not in identical]  # the tested family
+    tost_p = {n: tost(diffs_by_variant[n], margin) for n in names}
+    for name, p, pt in zip(names, holm([out[n].p for n in names]),
+                           holm([tost_p[n] for n in names])):
+        out[name].p_holm, out[name].p_tost, out[name].p_tost_holm = p, tost_p[name], pt
     ranked = sorted((n for n in names if not math.isnan(out[n].p)), key=lambda n: out[n].p)
     m = len(ranked)
-    level, stepping = None, True
+    level, stepping, previous = None, True, None
     for j, name in enumerate(ranked, start=1):
-        if stepping:
+        if stepping and out[name].p != previous:  # a tie keeps the level of its first rank
             level = 1 - alpha / (m - j + 1)
             stepping = out[name].p <= alpha / (m - j + 1)
+        previous = out[name].p
         out[name].level = level
         out[name].low, out[name].high = t_interval(out[name], level)
-    for name in names:
-        c = out[name]
+    for name, c in out.items():
         if not calibrated:
             c.verdict = 'not assessed'
+        elif name in identical:
+            c.verdict = 'identical'
         elif not math.isnan(c.p_holm) and c.p_holm < alpha:
             c.verdict = 'lower' if c.mean < 0 else 'higher'
         elif not math.isnan(c.p_tost_holm) and c.p_tost_holm < alpha:

@@ -84,3 +84,24 @@ def test_bootstrap_interval_is_a_percentile_interval_of_the_seed_mean():
     lo, hi = bootstrap_interval(v, r)
     diff = (v - r).mean(axis=0)
     assert (lo, hi) == pytest.approx(tuple(np.quantile(diff, [0.025, 0.975])))
+
+
+def test_identical_rows_are_said_so_and_leave_the_tested_family():
+    """A variant equal to the reference in every seed (alpha 0 at insertion) is 'identical', not
+    a tested equivalence, and does not enlarge the Holm family of the others."""
+    tested = {'a': VARIANT - REFERENCE, 'lower': np.array([-0.05, -0.051, -0.049, -0.052, -0.048])}
+    alone = compare(tested, alpha=0.05, margin=0.01)
+    both = compare(dict(tested, same=np.zeros(5)), alpha=0.05, margin=0.01)
+    assert both['same'].verdict == 'identical' and (both['same'].low, both['same'].high) == (0, 0)
+    assert math.isnan(both['same'].p_holm)
+    for name in tested:  # the same adjustment as without the identical row
+        assert both[name].p_holm == alone[name].p_holm
+        assert (both[name].low, both[name].high) == (alone[name].low, alone[name].high)
+
+
+def test_tied_p_values_get_the_same_interval():
+    d = np.array([-0.05, -0.06, -0.04, -0.055, -0.045])
+    result = compare({'x': d, 'y': d.copy(), 'z': np.array([0.01, -0.02, 0.0, 0.02, -0.01])},
+                     alpha=0.05, margin=0.01)
+    assert result['x'].level == result['y'].level == 1 - 0.05 / 3
+    assert (result['x'].low, result['x'].high) == (result['y'].low, result['y'].high)
