@@ -58,8 +58,14 @@ def draw_attention(image: np.ndarray, sa: np.ndarray, ca: Optional[np.ndarray] =
         axes[2].set_yticks(range(len(order))[::-1], [f'ch {i}' for i in order], fontsize=7)
         axes[2].set_xlim(0, 1)
         axes[2].set_title(f'top {len(order)} channel weights', fontsize=9)
+    return figure_to_rgb(fig, title, fontsize=9)
+
+
+def figure_to_rgb(fig, title: Optional[str] = None, fontsize: int = 9) -> np.ndarray:
+    """A matplotlib figure (titled, laid out) as an (H, W, 3) uint8 RGB array; closes it."""
+    import matplotlib.pyplot as plt
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(title, fontsize=fontsize)
     fig.tight_layout()
     fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())

@@ -37,19 +37,16 @@ def choice(name: str, value, allowed) -> str:
 
 
 def positive_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` if it is an integer >= ``minimum``, else a ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}')
     return value
 
 
 def positive_float(name: str, value) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f'{name} must be a positive number, got {value!r}')
-    try:
-        value_f = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f'{name} must be a positive number, got {value!r}') from None
-    if not value_f > 0 or not math.isfinite(value_f):
+    """``value`` as a positive finite float, else a ValueError naming ``name``."""
+    value_f = finite_float(name, value)
+    if not value_f > 0:
         raise ValueError(f'{name} must be a positive finite number, got {value!r}')
     return value_f
 

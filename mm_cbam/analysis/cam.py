@@ -45,7 +45,7 @@ from mm_cbam.attention import attention_modules, record_attention
 from mm_cbam.deployment.loading import DeployError, build_eval_model
 from mm_cbam.optional import require
 from mm_cbam.patterns import pattern_to_regex
-from mm_cbam.runner.cli import run_cli
+from mm_cbam.runner.cli import add_model_image_args, run_cli
 from mm_cbam.runner.config import load_config, task_of
 
 METHODS = {'gradcam': 'GradCAM', 'gradcam++': 'GradCAMPlusPlus', 'xgradcam': 'XGradCAM',
@@ -203,9 +203,7 @@ def run(cfg, checkpoint: str, images: Sequence[str], layers: Sequence[str], out_
 def main(argv=None) -> int:
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    parser.add_argument('images', nargs='+')
+    add_model_image_args(parser)
     parser.add_argument('--layers', nargs='+', required=True,
                         help="dotted module patterns, e.g. 'backbone.layer3.1'")
     parser.add_argument('--method', default='gradcam', help=', '.join(METHODS))

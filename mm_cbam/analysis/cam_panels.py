@@ -3,6 +3,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mm_cbam.overlays import figure_to_rgb
+
 Panel = Tuple[str, Optional[np.ndarray]]  # (title, map in [0, 1] of the image's size, or None)
 
 
@@ -32,13 +34,7 @@ def draw_panels(rgb: np.ndarray, panels: Sequence[Panel], title: str = '',
         for x1, y1, x2, y2 in ([] if boxes is None else boxes):
             ax.add_patch(patches.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
                                            edgecolor='white', linewidth=1.2))
-    if title:
-        fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    fig.canvas.draw()
-    rgba = np.asarray(fig.canvas.buffer_rgba())
-    plt.close(fig)
-    return rgba[..., :3].copy()
+    return figure_to_rgb(fig, title, fontsize=8)
 
 
 def panel_titles(method: str, with_baseline: bool, mask_name: Optional[str],

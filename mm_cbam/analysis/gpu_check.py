@@ -1,6 +1,9 @@
 """One-shot GPU check of mm_cbam's attention: correctness in the settings cluster users train in,
 and speed against timm and the literal composition, as a pass/fail table.
 
+(Over 300 lines on purpose: one script to copy and run on a lent GPU machine in one go, with
+every check and its criterion in one file.)
+
 Needs only torch and mmengine (timm optional, for the speed reference): no mmcv ops, mmdet or
 mmseg. About 2-4 minutes on one GPU::
 

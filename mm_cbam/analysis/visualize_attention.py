@@ -24,6 +24,7 @@ import cv2
 import mm_cbam  # noqa: F401
 from mm_cbam.attention import attention_modules, record_attention
 from mm_cbam.overlays import draw_attention, mask_for_image, select_layers
+from mm_cbam.runner.cli import add_model_image_args
 from mm_cbam.runner.config import load_config, register_scope, task_of
 
 
@@ -83,9 +84,7 @@ def visualize(cfg, checkpoint: str, images: List[str], out_dir: str, layers=None
 def main(argv=None) -> int:
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    parser.add_argument('images', nargs='+')
+    add_model_image_args(parser)
     parser.add_argument('--layers', nargs='+', help='module-path patterns of layers to draw')
     parser.add_argument('--max-layers', type=int, default=4)
     parser.add_argument('--out-dir', default='work_dirs/attention')

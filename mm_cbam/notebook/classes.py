@@ -1,5 +1,8 @@
 """Every class definition of the specification notebook as an mm_cbam configuration.
 
+(Over 300 lines on purpose: one table entry per notebook class, each beside its state_dict
+renaming, so that a class and its conversion are read and checked together.)
+
 The specification notebook (its math: ``docs/notebook_math.md``) defines 23 classes across its
 cells; some
 names are defined more than once with different behaviour, so each definition is identified as

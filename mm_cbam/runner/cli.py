@@ -15,6 +15,13 @@ def add_common_args(parser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def add_model_image_args(parser) -> None:
+    """The positional arguments of the tools that run a trained model on images."""
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('images', nargs='+')
+
+
 def expected_errors() -> tuple:
     """Errors a user can fix (bad input, missing files): one line, no traceback, exit status 2."""
     from ..checkpoint import CheckpointLoadError

@@ -8,7 +8,7 @@ from mmengine.dist import all_reduce, get_dist_info
 from mmengine.hooks import Hook, LoggerHook
 from mmengine.registry import HOOKS
 
-from ...validation import strict_bool
+from ...validation import positive_int, strict_bool
 from ..statistics import module_statistics, saturation
 from .utils import runner_attention_modules
 
@@ -69,11 +69,9 @@ class CBAMStabilityHook(Hook):
             raise ValueError(f'interval must be a positive integer or None, got {interval!r}')
         if not 0 < collapse_threshold <= 1:
             raise ValueError(f'collapse_threshold must be in (0, 1], got {collapse_threshold}')
-        if not isinstance(collapse_patience, int) or collapse_patience < 1:
-            raise ValueError(f'collapse_patience must be an integer >= 1, got {collapse_patience}')
         self.interval = interval
         self.collapse_threshold = collapse_threshold
-        self.collapse_patience = collapse_patience
+        self.collapse_patience = positive_int('collapse_patience', collapse_patience)
         self.stop_on_alarm = strict_bool('stop_on_alarm', stop_on_alarm)
         self.log_grad_norm = strict_bool('log_grad_norm', log_grad_norm)
         self._modules: Dict[str, torch.nn.Module] = {}

@@ -8,6 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from ...overlays import draw_attention, mask_for_image, select_layers
+from ...validation import positive_int
 from .utils import runner_attention_modules
 
 
@@ -36,12 +37,8 @@ class CBAMVisualizationHook(Hook):
     def __init__(self, interval: int = 1, num_images: int = 2,
                  layers: Optional[Sequence[str]] = None, max_layers: int = 4,
                  out_dir: str = 'cbam_attention'):
-        if not isinstance(interval, int) or interval < 1:
-            raise ValueError(f'interval must be an integer >= 1, got {interval!r}')
-        if not isinstance(num_images, int) or num_images < 1:
-            raise ValueError(f'num_images must be an integer >= 1, got {num_images!r}')
-        self.interval = interval
-        self.num_images = num_images
+        self.interval = positive_int('interval', interval)
+        self.num_images = positive_int('num_images', num_images)
         self.layers = layers
         self.max_layers = max_layers
         self.out_dir = out_dir

@@ -4,25 +4,11 @@
 from mmdet.models.backbones.resnet import BasicBlock, Bottleneck, ResNet, ResNetV1d
 from mmdet.registry import MODELS
 
-from .plugin_resnet import (PluginBasicBlockMixin, PluginBottleneckMixin, PluginResNetMixin,
-                            plugin_arch_settings)
+from .plugin_resnet import define_plugin_resnets
 
-
-class PluginBasicBlock(PluginBasicBlockMixin, BasicBlock):
-    """mmdet's BasicBlock with plugins at ``after_conv1`` / ``after_conv2``."""
-
-
-class PluginBottleneck(PluginBottleneckMixin, Bottleneck):
-    """mmdet's Bottleneck applying stacked plugins in order."""
-
-
-@MODELS.register_module()
-class PluginResNet(PluginResNetMixin, ResNet):
-    """mmdet's ResNet with plugins in ResNet-18/34 too."""
-    arch_settings = plugin_arch_settings(ResNet, PluginBasicBlock, PluginBottleneck)
-
-
-@MODELS.register_module()
-class PluginResNetV1d(PluginResNetMixin, ResNetV1d):
-    """mmdet's ResNetV1d with plugins in ResNet-18/34 too."""
-    arch_settings = plugin_arch_settings(ResNetV1d, PluginBasicBlock, PluginBottleneck)
+_classes = define_plugin_resnets('mmdet', __name__, MODELS, BasicBlock, Bottleneck,
+                                 dict(ResNet=ResNet, ResNetV1d=ResNetV1d))
+PluginBasicBlock = _classes['PluginBasicBlock']
+PluginBottleneck = _classes['PluginBottleneck']
+PluginResNet = _classes['PluginResNet']
+PluginResNetV1d = _classes['PluginResNetV1d']

@@ -112,3 +112,26 @@ class PluginResNetMixin:
                 and self.init_cfg == _DEFAULT_INIT):
             kwargs['init_cfg'] = dict(type='Constant', val=0, override=dict(name=norm))
         return super().make_res_layer(**kwargs)
+
+
+def define_plugin_resnets(codebase: str, module: str, registry, basic_block, bottleneck,
+                          resnets: Dict[str, type]) -> Dict[str, type]:
+    """The plugin-capable blocks and ``Plugin<ResNet>`` backbones of one codebase (its own
+    ``BasicBlock`` / ``Bottleneck`` and ResNet classes), each ResNet registered in ``registry``.
+    Returns ``name -> class`` for the calling ``module`` to bind (so the classes pickle by name).
+    """
+    blocks = dict(
+        PluginBasicBlock=type('PluginBasicBlock', (PluginBasicBlockMixin, basic_block), dict(
+            __module__=module,
+            __doc__=f"{codebase}'s BasicBlock with plugins at after_conv1 / after_conv2.")),
+        PluginBottleneck=type('PluginBottleneck', (PluginBottleneckMixin, bottleneck), dict(
+            __module__=module,
+            __doc__=f"{codebase}'s Bottleneck applying stacked plugins in order.")))
+    out = dict(blocks)
+    for name, resnet in resnets.items():
+        cls = type(f'Plugin{name}', (PluginResNetMixin, resnet), dict(
+            __module__=module, __doc__=f"{codebase}'s {name} with plugins in ResNet-18/34 too.",
+            arch_settings=plugin_arch_settings(resnet, blocks['PluginBasicBlock'],
+                                               blocks['PluginBottleneck'])))
+        out[cls.__name__] = registry.register_module(module=cls)
+    return out
