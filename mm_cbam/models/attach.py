@@ -90,24 +90,46 @@ class _SequenceWithoutAttention:
         return x
 
 
+class _InitAttached:
+    """``init_weights`` for a host that has none (``nn.Conv2d``, ``nn.Sequential`` ...): an
+    mmengine ``BaseModule`` initialises only the children that have ``init_weights``, so the
+    attention attached to such a host would keep the enclosing module's blanket init (e.g. BN
+    weights 1 where the official CBAM starts them at 0). Module-level: copies and pickles keep it.
+    """
+
+    def __init__(self, host: nn.Module):
+        self.host = host
+
+    def __call__(self):  # as BaseModule.init_weights does for its children
+        for child in self.host.children():
+            if hasattr(child, 'init_weights'):
+                child.init_weights()
+
+
 def attach(module: nn.Module, attention: nn.Module) -> nn.Module:
     """Add ``attention`` as ``module.cbam`` and apply it to ``module``'s output.
 
     A sequence (``nn.Sequential``: ResNet stages, MLPs) would also call its new child in turn:
     its forward becomes the same sequence without the attention (an instance attribute that
-    copies keep). A ``ModuleList`` is never called itself: attach to its elements instead.
+    copies keep). A ``ModuleList`` is never called itself: attach to its elements instead. A host
+    without ``init_weights`` gets one that initialises the attention. ``nn.DataParallel``
+    replicas share these instance attributes with the original: attention after a sequence or
+    on tokens is not supported there (DDP, which mmengine uses, is).
     """
     if isinstance(module, nn.ModuleList):
         raise ValueError(f'{type(module).__name__} is a ModuleList, which is never called: '
                          'attach attention to its elements (e.g. pattern "...blocks.*")')
+    if ATTACHED_NAME in module._modules:
+        raise ValueError(f'{type(module).__name__} already has a child named '
+                         f'{ATTACHED_NAME!r} (a CBAM plugin, or attention attached before); '
+                         'attention is attached once per module')
     if isinstance(module, nn.Sequential):
         if type(module).forward is not nn.Sequential.forward:
             raise ValueError(f'{type(module).__name__} is a sequence with its own forward: '
                              'attach attention to its last layer instead')
         module.forward = _SequenceWithoutAttention(module)
-    if ATTACHED_NAME in module._modules:
-        raise ValueError(f'{type(module).__name__} already has a child named '
-                         f'{ATTACHED_NAME!r}; attention is attached once per module')
+    if not hasattr(module, 'init_weights'):
+        module.init_weights = _InitAttached(module)
     module.add_module(ATTACHED_NAME, attention)
     module.register_forward_hook(_attention_hook)
     return module

@@ -21,12 +21,13 @@ from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from mmengine.model import BaseModule, ModuleDict
 from mmengine.registry import MODELS
 
 from .attach import attach, build_attention, build_in_default_scope
 
 
-class MultiLevelAttention(nn.Module):
+class MultiLevelAttention(BaseModule):
     """Attention on selected levels of a tuple/list of feature maps (e.g. FPN outputs).
 
     Args:
@@ -34,11 +35,13 @@ class MultiLevelAttention(nn.Module):
         cfg: attention config (``in_channels`` is filled in), e.g. ``dict(type='CBAM')``.
         levels: indices of the levels to refine (default: all).
         shared: one attention module for all selected levels (they must have equal channels).
+        init_cfg: mmengine initialisation config (a ``BaseModule``: ``init_weights`` reaches the
+            attention modules, which initialise themselves).
     """
 
     def __init__(self, channels: Sequence[int], cfg: dict, levels: Optional[Sequence[int]] = None,
-                 shared: bool = False):
-        super().__init__()
+                 shared: bool = False, init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
         self.multi_level = True  # the attach hook passes it the whole tuple of levels
         channels = [int(c) for c in channels]
         self.num_levels = len(channels)
@@ -56,7 +59,7 @@ class MultiLevelAttention(nn.Module):
                                  f'{[channels[lv] for lv in levels]} for levels {levels}')
             self.attention = build_attention(cfg, widths.pop())
         else:
-            self.levels = nn.ModuleDict(
+            self.levels = ModuleDict(
                 {str(lv): build_attention(cfg, channels[lv]) for lv in levels})
 
     def forward(self, feats):

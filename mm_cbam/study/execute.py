@@ -202,19 +202,36 @@ class Executor:
         todo = [r for r in self.runs if r.status != 'done']
         first = [r for r in todo if r.key == 'pretrain']
         rest = [r for r in todo if r.key != 'pretrain']
+        run_first = self._local if self.launcher == 'none' else (lambda runs, _: self._commands(
+            runs))
         try:
-            if self.launcher == 'none':
-                self._local(first, 1)
-                if not self.failures:
+            run_first(first, 1)
+            for run in first:  # the variants load its checkpoint: wait if another process has it
+                self._wait_while_held(run, run_first)
+            if not self.failures:
+                if self.launcher == 'none':
                     self._local(rest, self.jobs)
-            else:
-                self._commands(first + (rest if not self.failures else []))
+                else:
+                    self._commands(rest)
         finally:
             self.locks.release_all()
         if self.failures:
             raise RunFailed('\n'.join(self.failures) + '\nrun the same command again to '
                             'continue')
         self.echo(f'all runs finished ({_duration(time.time() - started)} in this session)')
+
+    def _wait_while_held(self, run: Run, run_it, poll: float = 10.0) -> None:
+        """Wait until ``run`` (held by another study process) is done; run it here if that
+        process let go of it unfinished."""
+        while run.status == 'held':
+            time.sleep(poll)
+            if run_status(run) == 'done':
+                run.status = 'done'
+                self.say(run, 'finished by the other process')
+            elif self.locks.acquire(run.work_dir) is None:  # the holder let go unfinished
+                self.locks.release(run.work_dir)
+                run.status = run_status(run)
+                run_it([run], 1)
 
     def _local(self, runs: List[Run], jobs: int) -> None:
         if not runs:

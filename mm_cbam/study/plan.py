@@ -121,6 +121,9 @@ def run_config(study: Study, variant: Optional[Variant], seed: int,
         cfg.custom_hooks = hooks + copy.deepcopy(variant.hooks)
         loop = cfg.train_cfg
         loop['val_interval'] = study.validation['interval']
+        # validations are keyed by iteration (the dumps are), also in epoch-based schedules
+        if isinstance(cfg.get('default_hooks', {}).get('logger'), dict):
+            cfg.default_hooks.logger['log_metric_by_epoch'] = False
     set_options(cfg, study.user_options)
     cfg.randomness = dict(seed=seed, deterministic=True)
     cfg.load_from = load_from

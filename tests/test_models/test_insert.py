@@ -120,3 +120,30 @@ def test_insert_after_a_sequence_applies_attention_once():
         torch.testing.assert_close(copy.deepcopy(net)(x)[0], ref(plain(x)[0]))
     with pytest.raises(ValueError, match='ModuleList, which is never called'):
         insert_cbam(nn.Sequential(nn.ModuleList([nn.Conv2d(3, 8, 1)])), '0')
+
+
+def test_attached_attention_initialises_itself_whatever_its_host():
+    """The official CBAM starts its spatial BN weight at 0. A parent's blanket init (BN weights
+    1) must not undo that, whether the attention hangs off a plain nn.Conv2d (no init_weights of
+    its own) or sits in a MultiLevelAttention (CBAMNeck / CBAMBackbone)."""
+    from mmengine.model import BaseModule
+
+    from mm_cbam.models import MultiLevelAttention
+    official = dict(type='CBAM', reduction=4, sa_norm_cfg=dict(type='BN'),
+                    sa_norm_zero_init=True)
+
+    class Parent(BaseModule):
+
+        def __init__(self):
+            super().__init__(init_cfg=[dict(type='Constant', val=1, layer=['_BatchNorm'])])
+            self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+            self.levels = MultiLevelAttention([8, 8], official)
+
+    parent = Parent()
+    insert_cbam(parent, ['body.0', 'body'], official)
+    parent.init_weights()
+    norms = [parent.body[0].cbam.sa.norm, parent.body.cbam.sa.norm,
+             parent.levels.levels['0'].sa.norm, parent.levels.levels['1'].sa.norm]
+    assert parent.body[1].weight.eq(1).all()  # the parent's init ran ...
+    assert all(n.weight.eq(0).all() for n in norms)  # ... and every zero start was kept
+    copy.deepcopy(parent).init_weights()  # copies keep the hook, bound to themselves
