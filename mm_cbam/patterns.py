@@ -14,3 +14,17 @@ def pattern_to_regex(pattern: str) -> 're.Pattern':
         else:
             parts.append(re.escape(comp).replace(r'\*', r'[^.]*').replace(r'\?', r'[^.]'))
     return re.compile(r'\.'.join(parts) + r'\Z')
+
+
+_STAGE = re.compile(r'(?:^|\.)(layer\d+|stage\d+|stages\.\d+|layers\.\d+|s\d+)(\.cbam)?(?=\.|$)')
+
+
+def stage_of(name: str) -> str:
+    """The backbone stage of an attention module, from its dotted name: ``layer3`` (ResNet),
+    ``stage2`` (CSPNeXt / CSPDarknet), ``stages.1`` (Swin, ConvNeXt), ``layers.2`` (MiT), ``s3``
+    (RegNet); attention on a stage's output (``backbone.layer3.cbam``) -> ``layer3:out``; anything
+    in the neck -> ``neck``; otherwise the first name component."""
+    m = _STAGE.search(name)
+    if m:
+        return m.group(1) + (':out' if m.group(2) else '')
+    return 'neck' if name.startswith('neck') else name.split('.')[0]

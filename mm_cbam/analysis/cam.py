@@ -157,6 +157,7 @@ def run(cfg, checkpoint: str, images: Sequence[str], layers: Sequence[str], out_
         base_layers = {n: own[n] for n in chosen}
     os.makedirs(out_dir, exist_ok=True)
     written = []
+    stems: Dict[str, str] = {}
     for image in images:
         batch = load_image(cfg, model, task, image)
         wrapper = cam_model(task, model, batch)
@@ -174,6 +175,8 @@ def run(cfg, checkpoint: str, images: Sequence[str], layers: Sequence[str], out_
             base_wrapper = cam_model(task, base_model, batch)
             base_pred = _predict(task, base_wrapper, batch)
         stem = osp.splitext(osp.basename(image))[0]
+        if stems.setdefault(stem, image) != image:  # a/1.jpg and b/1.jpg: keep both
+            stem = f'{stem}_{images.index(image)}'
         for layer_name, layer in chosen.items():
             mask = masks[layer_name]
             for item in explained:

@@ -37,6 +37,7 @@ import torch.nn as nn
 
 import mm_cbam  # noqa: F401  (registration, compatibility fixes)
 from mm_cbam.attention import attention_modules
+from mm_cbam.patterns import stage_of
 from mm_cbam.runner.cli import run_cli
 from mm_cbam.runner.config import load_config, task_of
 
@@ -88,17 +89,6 @@ def model_inputs(model, task: str, shape: Sequence[int]):
     from mm_cbam.testing import synthetic_batch
     batch = synthetic_batch(model, task, batch_size=1, size=tuple(shape))
     return model.data_preprocessor(batch, False)
-
-
-def stage_of(name: str) -> str:
-    """The stage an attention module belongs to: its name up to the first block index
-    (``backbone.layer2.0.cbam`` -> ``backbone.layer2``, ``neck.cbam.levels.3`` ->
-    ``neck.cbam.levels``)."""
-    parts = name.split('.')
-    for i, part in enumerate(parts[1:], start=1):
-        if part.isdigit():
-            return '.'.join(parts[:i])
-    return name
 
 
 def count_flops(model: nn.Module, data: dict) -> Dict[str, object]:

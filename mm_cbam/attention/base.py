@@ -150,7 +150,7 @@ def attention_modules(model: nn.Module) -> Iterator[Tuple[str, AttentionBase]]:
     """Top-level mm_cbam attention modules of ``model`` (the CA/SA inside a CBAM are skipped)."""
     skip: List[str] = []
     for name, module in model.named_modules():
-        if any(name.startswith(p + '.') for p in skip):
+        if any(name.startswith(p + '.') or p == '' for p in skip):  # '' : the model is one
             continue
         if isinstance(module, AttentionBase):
             skip.append(name)

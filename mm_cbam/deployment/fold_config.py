@@ -38,10 +38,13 @@ def origin(name: str, model_cfg: dict) -> Optional[Tuple]:
     backbone = model_cfg.get('backbone') or {}
     m = _PLUGIN.match(name)
     if m:
+        stage = int(m.group(1)) - 1
         for j, entry in enumerate(backbone.get('plugins') or []):
             cfg = entry.get('cfg') or {}
-            if cfg.get('type') in ATTENTION_TYPES and plugin_name(cfg) == m.group(3):
-                return ('plugin', j, int(m.group(1)) - 1)
+            stages = entry.get('stages')
+            in_stage = stages is None or (stage < len(stages) and stages[stage])
+            if cfg.get('type') in ATTENTION_TYPES and plugin_name(cfg) == m.group(3) and in_stage:
+                return ('plugin', j, stage)
     neck = model_cfg.get('neck') or {}
     m = _NECK.match(name)
     if m and neck.get('type') == 'CBAMNeck':

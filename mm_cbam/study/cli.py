@@ -75,20 +75,27 @@ def check_variants(study, runs) -> dict:
             raise StudyError(f'variant {run.variant!r} does not build: {type(exc).__name__}: '
                              f'{str(exc).splitlines()[0] if str(exc) else ""}') from None
         counts[run.variant] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    # a --only / --seeds selection adds to what earlier plans counted, never replaces it
+    path = osp.join(study.work_dir, 'plan.json')
+    saved = _read_plan(path)
+    counts = dict(saved.get('trainable_params', {}), **counts)
     base = counts.get(study.reference)
     params = {name: (f'{n - base:+,d}' if base is not None else f'{n:,d}')
               for name, n in counts.items()}
-    with open(osp.join(study.work_dir, 'plan.json'), 'w') as f:
-        json.dump(dict(added_params=params), f, indent=1)
+    with open(path, 'w') as f:
+        json.dump(dict(added_params=params, trainable_params=counts), f, indent=1)
     return params
 
 
-def saved_params(study) -> dict:
-    path = osp.join(study.work_dir, 'plan.json')
+def _read_plan(path: str) -> dict:
     if not osp.isfile(path):
         return {}
     from ..runner.run_files import read_json
-    return read_json(path).get('added_params', {})
+    return read_json(path)
+
+
+def saved_params(study) -> dict:
+    return _read_plan(osp.join(study.work_dir, 'plan.json')).get('added_params', {})
 
 
 def main(argv=None) -> int:

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 from .stats import Comparison, bootstrap_interval, compare, exactly_zero
 
 
-def _metric(m: dict, step: int, metric: str) -> Optional[float]:
+def metric_at(m: dict, step: int, metric: str) -> Optional[float]:
     precise = (m.get('precise') or {}).get(step)
     if precise is not None and metric in precise:
         return precise[metric]
@@ -58,20 +58,20 @@ def paired(m: dict, ref: dict, study, warmup_iters: Optional[int]) -> dict:
     last, ref_last = final_step(m), final_step(ref)
     out = dict(final=None, damage0=None, warmup_end=None, size={})
     if last is not None and last == ref_last:
-        a, b = _metric(m, last, metric), _metric(ref, last, metric)
+        a, b = metric_at(m, last, metric), metric_at(ref, last, metric)
         out['final'] = None if a is None or b is None else a - b
         for key in ('coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l'):
-            a, b = _metric(m, last, key), _metric(ref, last, key)
+            a, b = metric_at(m, last, key), metric_at(ref, last, key)
             if a is not None and b is not None and min(a, b) >= 0:  # -1: no such objects
                 out['size'][key[-1]] = a - b
         boot, ref_boot = (m.get('precise') or {}).get(last, {}), (ref.get('precise') or {}).get(
             last, {})
         if 'bootstrap' in boot and 'bootstrap' in ref_boot:
             out['bootstrap'] = (boot['bootstrap'], ref_boot['bootstrap'])
-    a, b = _metric(m, 0, metric), _metric(ref, 0, metric)
+    a, b = metric_at(m, 0, metric), metric_at(ref, 0, metric)
     out['damage0'] = None if a is None or b is None else a - b
     if warmup_iters:
-        a, b = _metric(m, warmup_iters, metric), _metric(ref, warmup_iters, metric)
+        a, b = metric_at(m, warmup_iters, metric), metric_at(ref, warmup_iters, metric)
         out['warmup_end'] = None if a is None or b is None else a - b
     window = [i for i in sorted(m['loss']) if i <= settings['shock_iters']]
     out['shock'] = {'loss': _ratio(m['loss'], ref['loss'], window)}
@@ -154,11 +154,19 @@ def calibration(study, results: Dict[str, VariantResult]):
         values += [p['max_loss_diff'], p['damage0'], p['final']]
         values += [v for v in p['shock'].values()]
     ok = exactly_zero(values)
+    missing = sum(v is None for v in values)
     worst = max((abs(v) for v in values if v is not None and not math.isnan(v)), default=None)
-    notes.append(f'`{study.calibration}` (attention inserted as an exact no-op, {len(aa.pairs)} '
-                 'seeds): every compared number is exactly 0 -- the pairing is exact' if ok else
-                 f'`{study.calibration}` differs from the reference (largest |difference| '
-                 f'{worst!r}): the pairing is broken, so no difference below is called supported')
+    if ok:
+        notes.append(f'`{study.calibration}` (attention inserted as an exact no-op, '
+                     f'{len(aa.pairs)} seeds): every compared number is exactly 0 -- the pairing '
+                     'is exact')
+    elif missing and not worst:
+        notes.append(f'`{study.calibration}`: {missing} compared numbers are missing (unfinished '
+                     'or unmeasured runs): the pairing is unchecked, so no difference is assessed')
+    else:
+        notes.append(f'`{study.calibration}` differs from the reference (largest |difference| '
+                     f'{worst!r}): the pairing is broken, so no difference below is called '
+                     'supported')
     for name, result in results.items():
         variant = study.variants.get(name)
         if variant is not None and variant.stabiliser == 'identity_start' and result.pairs:

@@ -15,9 +15,10 @@ higher (Holm-adjusted p < {alpha}), equivalent (TOST with margin ±{margin}, Hol
 validation before the first fine-tuning step (and, for a warm-up, at its end). **Δ AP s / m /
 l**: `-` where the validation set has no objects of that size. **shock**: mean over the first
 {shock_iters} iterations of the variant's loss (and of each term) over the reference's, minus 1
-(signed, and mean |·|). **recovery**: the first iteration after which the running mean (window
-{recovery_window}) of the ratio of the total loss and of every compared term stays within
-{recovery_tol:.0%}; never = still outside at the end. **spikes vs ref**: the rate of sudden loss
+(signed, and mean |·|). **recovery**: the first iteration after which the ratio of the
+variant's to the reference's loss, each summed over the last {recovery_window} logged
+iterations, stays within {recovery_tol:.0%} for the total loss and every compared term; never =
+still outside at the end. **spikes vs ref**: the rate of sudden loss
 spikes (> {spike_factor}x the median of the previous {spike_window} logged losses) relative to
 `{ref}`'s; a shock that starts at insertion and persists is not a spike. **collapsed masks**:
 modules whose mask saturation stayed above 0.95 for 3 logs (first iteration; stuck near 0 or

@@ -167,11 +167,15 @@ class Executor:
 
     def _finish(self, run: Run, status: str, started: float) -> None:
         self.locks.release(run.work_dir)
+        if not status.startswith('failed'):
+            try:
+                self._measure(run)
+            except Exception as exc:  # noqa: BLE001 - one unmeasurable run, not the study
+                status = f'failed: measuring: {type(exc).__name__}: {str(exc)[:300]}'
         if status.startswith('failed'):
             self.failures.append(f'{run.key}: {status} (see {run.work_dir}/study.log)')
             self.say(run, 'FAILED: ' + status)
             return
-        self._measure(run)
         run.status = run_status(run)
         self.durations.add(run.key, time.time() - started)
         self.say(run, ('stopped by a guard (a result: see stopped.txt), ' if status == 'stopped'

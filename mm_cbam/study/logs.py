@@ -4,7 +4,8 @@ statistics, shared by the study and ``mm_cbam.analysis.plot_stability``.
 * :func:`read_scalars` -- training lines by iteration and validation lines by step, joined over
   a resumed run's timestamps (a later line for the same iteration wins); a broken file is named.
 * :func:`module_series` -- ``cbam/<layer>/<stat>`` values as ``layer -> stat -> [(iter, v)]``.
-* :func:`stage_of`, :func:`stage_curves` -- the same, averaged over the layers of each stage.
+* :func:`stage_curves` -- the same, averaged over the layers of each stage
+  (:func:`mm_cbam.patterns.stage_of`).
 * :func:`spikes`, :func:`collapses` -- loss spikes and mask-collapse alarms, by the stability
   hook's own rule (:func:`mm_cbam.engine.statistics.saturation`).
 """
@@ -15,6 +16,7 @@ from statistics import median
 from typing import Dict, List, Optional, Tuple
 
 from ..engine.statistics import SATURATION_HIGH, SATURATION_LOW, saturation
+from ..patterns import stage_of
 from ..runner import run_files
 
 STAT_RE = re.compile(r'^cbam/(?P<layer>.+)/(?P<stat>[^/]+)$')
@@ -61,15 +63,6 @@ def module_series(train: Dict[int, dict]) -> Dict[str, Dict[str, Series]]:
             if m:
                 out[m['layer']][m['stat']].append((it, float(value)))
     return out
-
-
-def stage_of(layer: str) -> str:
-    """``backbone.layer3.2.cbam`` -> ``layer3``; attention on a stage's output
-    (``backbone.layer3.cbam``) -> ``layer3:out``; neck modules -> ``neck``."""
-    m = re.search(r'(layer\d+|stage\d+|stages\.\d+|s\d+)(\.cbam)?(?:\.|$)', layer)
-    if m:
-        return m.group(1) + (':out' if m.group(2) else '')
-    return 'neck' if layer.startswith('neck') else layer.split('.')[0]
 
 
 def _saturation_series(stats: Dict[str, Series]) -> Series:

@@ -11,7 +11,7 @@ import os.path as osp
 from statistics import mean
 from typing import Dict, List
 
-from .compare import _metric
+from .compare import metric_at
 
 
 def _panels(study) -> Dict[str, List[str]]:
@@ -87,7 +87,7 @@ def plots(study, data, results, out_dir: str) -> List[str]:
     for ax, (placement, members) in zip(axes[0], panels.items()):
         for name in members:
             curves = [{s: v for s in sorted(set(m['precise']) | set(m['val']))
-                       for v in [_metric(m, s, study.metric)] if v is not None}
+                       for v in [metric_at(m, s, study.metric)] if v is not None}
                       for m in data.get(name, {}).values()]
             its, ys = _mean_curve([c for c in curves if c])
             if its:

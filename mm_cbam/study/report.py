@@ -12,7 +12,7 @@ from statistics import mean, stdev
 from typing import Dict, List
 
 from . import measure as measure_mod
-from .compare import compare_all, final_step
+from .compare import compare_all, final_step, metric_at
 from .definitions import DEFINITIONS
 from .plan import Run
 
@@ -87,6 +87,18 @@ def _collapse_text(measures) -> str:
             f'({low} stuck low, {len(found) - low} high)')
 
 
+def _rounded_note(data, metric: str) -> List[str]:
+    """A line when some runs have no exact metric (their evaluation could not be recomputed:
+    the logged, rounded value is used and they have no bootstrap)."""
+    rounded = [f'{v}/seed{s}' for v, by_seed in data.items() for s, m in by_seed.items()
+               if metric not in (m.get('precise') or {}).get(final_step(m), {})]
+    if not rounded:
+        return []
+    return [f'- **{len(rounded)} runs without an exact {metric}** (their predictions could not be '
+            'rescored: the logged, rounded value is used, without bootstrap): '
+            + ', '.join(rounded[:8]) + (' ...' if len(rounded) > 8 else '')]
+
+
 def _placement_text(placement: dict) -> str:
     if 'plugins' in placement:
         plugins = placement['plugins']
@@ -106,8 +118,7 @@ def results_table(study, results, ref_measures, params) -> List[str]:
         1, sum(m['logged'] for m in ref_measures.values()))
     ref_time = [m['time_per_iter'] for m in ref_measures.values() if m['time_per_iter']]
     for name, r in results.items():
-        finals = [m['precise'].get(final_step(m), {}).get(study.metric) for m in
-                  r.measures.values()]
+        finals = [metric_at(m, final_step(m), study.metric) for m in r.measures.values()]
         pairs = r.pairs
         shock = _shock_text(pairs, 'loss') + ''.join(
             f'; {c} {_shock_text(pairs, c)}' for c in study.measure['components'])
@@ -221,6 +232,7 @@ def write_report(study, runs: List[Run], params: Dict[str, str] = None) -> str:
              'pretraining seed: every comparison is conditional on this one pretrained model.',
              '- placements: ' + '; '.join(f'`{n}` = {_placement_text(p)}'
                                           for n, p in study.placements.items()),
+             ] + _rounded_note(data, study.metric) + [
              '', '## Calibration (A/A)', ''] + [f'- {n}' for n in notes] + [
         '', '## Placement × stabiliser', '',
         f'Δ final {study.metric} vs `{study.reference}` (verdict); @0: the same right after '

@@ -22,8 +22,9 @@ A study file is an mmengine config (``configs/studies/*.py``; the shared default
 * ``run``: ``dict(cfg_options={...})`` set in every variant run (length, learning rate,
   logging, frozen BN ...): each dotted key is set to its value, a dict value replacing the whole
   entry (``pretrain.cfg_options`` and ``--cfg-options`` likewise);
-* ``validation``: ``dict(interval=N[, by_epoch=False])``: validation every N iterations (or
-  epochs) and once before the first step (``damage@0``);
+* ``validation``: ``dict(interval=N)``: validation every N units of the training loop
+  (iterations, or epochs for an epoch-based loop) and once before the first step
+  (``damage@0``);
 * ``metric`` and ``equivalence_margin`` (the TOST margin, in the metric's units), ``alpha``;
 * ``measure``: ``shock_iters``, ``recovery_tol``, ``recovery_window``, ``spike_factor``,
   ``spike_window``, ``components`` (the loss terms compared one by one), ``bootstrap`` (resamples
@@ -48,6 +49,24 @@ SCENARIOS = ('insert', 'scratch')
 
 class StudyError(ValueError):
     """A study file or a study option is invalid (raised before anything runs)."""
+
+
+def _check_measure(measure: dict) -> None:
+    for key in ('shock_iters', 'recovery_window', 'spike_window', 'bootstrap'):
+        value = measure[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < (
+                0 if key == 'bootstrap' else 1):
+            raise StudyError(f'measure.{key} must be an integer >= '
+                             f"{0 if key == 'bootstrap' else 1}, got {value!r}")
+    for key in ('recovery_tol', 'spike_factor'):
+        value = measure[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise StudyError(f'measure.{key} must be a positive number, got {value!r}')
+    components = measure['components']
+    if not isinstance(components, (list, tuple)) or not all(
+            isinstance(c, str) and c for c in components):
+        raise StudyError("measure.components must be a list of loss names, e.g. "
+                         f"['loss_cls', 'loss_bbox'], got {components!r}")
 
 
 @dataclass
@@ -230,13 +249,14 @@ def load_study(path: str, seeds=None, only: Optional[Sequence[str]] = None,
     run = raw.get('run') or {}
     _check_keys('run', run, {'cfg_options'})
     validation = raw.get('validation') or {}
-    _check_keys('validation', validation, {'interval', 'by_epoch'})
+    _check_keys('validation', validation, {'interval'})
     interval = validation.get('interval')
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
         raise StudyError(f'validation.interval must be an integer >= 1, got {interval!r}')
     measure = dict(MEASURE_DEFAULTS)
     _check_keys('measure', raw.get('measure') or {}, MEASURE_DEFAULTS)
     measure.update(raw.get('measure') or {})
+    _check_measure(measure)
     margin = raw.get('equivalence_margin')
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin > 0:
         raise StudyError(f'equivalence_margin must be a positive number (in units of the '

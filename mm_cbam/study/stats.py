@@ -98,7 +98,7 @@ def compare(diffs_by_variant: Dict[str, Sequence[float]], alpha: float, margin: 
     """Every variant's :class:`Comparison`: Holm-adjusted p-values and step-down intervals,
     Holm-adjusted TOST, the verdict."""
     out = {n: t_test(d) for n, d in diffs_by_variant.items()}
-    identical = [n for n, d in diffs_by_variant.items() if all(v == 0 for v in d)]
+    identical = [n for n, d in diffs_by_variant.items() if len(d) and all(v == 0 for v in d)]
     for name in identical:
         out[name].p, out[name].low, out[name].high = math.nan, 0.0, 0.0
     names = [n for n in diffs_by_variant if n not in identical]  # the tested family

@@ -8,7 +8,8 @@ import torch
 from mmengine.registry import MODELS
 
 import mm_cbam  # noqa: F401
-from mm_cbam.analysis.get_flops import analyze, by_stage, config_flops, stage_of
+from mm_cbam.analysis.get_flops import analyze, by_stage, config_flops
+from mm_cbam.patterns import stage_of
 from mm_cbam.runner.config import load_config
 
 from conftest import DET_CONFIG, DET_PLAIN, SEG_CONFIG, run_tool
@@ -42,13 +43,19 @@ def test_one_module_matches_the_hand_calculation(cfg, expected, grad):
 
 
 def test_stage_of_and_by_stage():
-    assert stage_of('backbone.layer2.0.cbam') == 'backbone.layer2'
-    assert stage_of('backbone.layer3.1.conv2.cbam') == 'backbone.layer3'
-    assert stage_of('neck.cbam.levels.3') == 'neck.cbam.levels'
-    assert stage_of('neck.cbam.attention') == 'neck.cbam.attention'
+    assert stage_of('backbone.layer2.0.cbam') == 'layer2'
+    assert stage_of('backbone.layer3.1.conv2.cbam') == 'layer3'
+    assert stage_of('backbone.layer3.cbam') == 'layer3:out'  # on the stage's output
+    assert stage_of('backbone.stages.2.blocks.4.ffn.layers.cbam') == 'stages.2'  # Swin
+    assert stage_of('backbone.stages.1.0.pointwise_conv2.cbam') == 'stages.1'  # ConvNeXt
+    assert stage_of('backbone.layers.3.1.0.ffn.layers.cbam') == 'layers.3'  # MiT
+    assert stage_of('backbone.stage4.2.blocks.0.cbam') == 'stage4'  # CSPNeXt
+    assert stage_of('backbone.s3.1.conv3.cbam') == 's3'  # RegNet
+    assert stage_of('backbone.pos3.cbam') == 'backbone'  # not a stage name
+    assert stage_of('neck.cbam.levels.3') == 'neck'
     rows = by_stage([('backbone.layer2.0.cbam', 10, 1), ('backbone.layer2.1.cbam', 5, 2),
                      ('backbone.layer3.0.cbam', 7, 3)])
-    assert rows == [('backbone.layer2', 2, 15, 3), ('backbone.layer3', 1, 7, 3)]
+    assert rows == [('layer2', 2, 15, 3), ('layer3', 1, 7, 3)]
 
 
 @pytest.mark.slow

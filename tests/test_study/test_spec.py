@@ -31,6 +31,8 @@ def _study(tmp_path, extra: str = '') -> str:
     ("equivalence_margin = 0", 'equivalence_margin must be a positive number'),
     ("validation = dict(interval=0)", 'validation.interval must be an integer >= 1'),
     ("variantz = 1", "unknown key(s) ['variantz']"),
+    ("measure = dict(components='loss_cls')", 'measure.components must be a list of loss names'),
+    ("measure = dict(shock_iters=0)", 'measure.shock_iters must be an integer >= 1, got 0'),
     ("base_config = 'nowhere.py'", 'base_config not found: nowhere.py'),
 ])
 def test_bad_study_files_fail_before_anything_runs(tmp_path, extra, message):
