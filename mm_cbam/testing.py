@@ -9,9 +9,15 @@ def synthetic_batch(model, task: str, batch_size: int = 2, size: Tuple[int, int]
                     num_classes: int = 3, seed: int = 0) -> Dict[str, object]:
     """A raw batch (uint8 images + data samples with random ground truth) for ``model``.
 
-    Detection samples carry boxes, labels and bitmap masks; segmentation samples a label map.
-    Pass it through ``model.data_preprocessor`` before calling the model.
+    Detection samples carry boxes and labels, plus bitmap masks when the model has a mask head
+    (``model.with_mask``); segmentation samples a label map.
+    Pass it through ``model.data_preprocessor`` before calling the model (without a runner, the
+    message hub's ``iter`` is set to 0 for batch augments that read it).
     """
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    if hub.get_info('iter') is None:  # batch augments (YOLOX's resize) read the runner's iter
+        hub.update_info('iter', 0)
     g = torch.Generator().manual_seed(seed)
     h, w = size
     inputs: List[torch.Tensor] = []
@@ -33,8 +39,9 @@ def synthetic_batch(model, task: str, batch_size: int = 2, size: Tuple[int, int]
                 masks[i, y1:y2, x1:x2] = 1
             sample = DetDataSample(metainfo=meta)
             sample.gt_instances = InstanceData(
-                bboxes=boxes, labels=torch.randint(0, num_classes, (n, ), generator=g),
-                masks=BitmapMasks(masks, h, w))
+                bboxes=boxes, labels=torch.randint(0, num_classes, (n, ), generator=g))
+            if getattr(model, 'with_mask', False):
+                sample.gt_instances.masks = BitmapMasks(masks, h, w)
         else:
             from mmengine.structures import PixelData
             from mmseg.structures import SegDataSample

@@ -5,7 +5,7 @@ Usage::
 
     python -m mm_cbam.study STUDY [--work-root DIR] [--seeds 0-4] [--only VARIANT ...]
         [--cfg-options KEY=VALUE ...] [--launcher none|pytorch|slurm] [--gpus N]
-        [--partition P] [--jobs N] [--dry-run] [--report-only]
+        [--partition P] [--jobs N] [--dry-run] [--report-only] [--replicate SEEDS]
 
 (``tools/study.py`` is this module.)
 
@@ -20,13 +20,15 @@ Usage::
 * ``--seeds`` / ``--only`` select runs (the report is then ``report-<selection>.md``: the full
   ``report.md`` is never replaced by a subset); ``--cfg-options`` applies to every run.
 * ``--dry-run`` writes the configs and prints the commands; ``--report-only`` rewrites the
-  report from the runs' measurements.
+  report from the runs' measurements; ``--replicate SEEDS`` compares the verdicts of two
+  disjoint seed sets (:mod:`mm_cbam.study.replication`).
 """
 import argparse
 import json
 import os
 import os.path as osp
 import sys
+from pathlib import Path
 
 from ..runner.cli import run_cli
 from ..runner.run_files import RunFileError
@@ -58,6 +60,9 @@ def parse_args(argv=None):
                         help='write the configs, print the commands, run nothing')
     parser.add_argument('--report-only', action='store_true',
                         help="only rewrite the report from the runs' measurements")
+    parser.add_argument('--replicate', metavar='SEEDS',
+                        help="compare the verdicts of the study's seeds (or --seeds) with those "
+                        'of these seeds (run them first with --seeds SEEDS); runs nothing')
     return parser.parse_args(argv)
 
 
@@ -98,6 +103,21 @@ def saved_params(study) -> dict:
     return _read_plan(osp.join(study.work_dir, 'plan.json')).get('added_params', {})
 
 
+def ensure_embedded_data(study) -> None:
+    """A study of a mini config trains on the embedded data: generate it (seconds) if missing,
+    where the runs will look for it (relative to the working directory)."""
+    from mm_cbam.mini_data import ensure_mini_data
+    from mm_cbam.runner.config import load_config
+    dataset = load_config(study.base_config).train_dataloader.dataset
+    while 'dataset' in dataset:
+        dataset = dataset.dataset
+    root = Path(dataset.get('data_root') or '.')
+    if root.name in ('mini_coco', 'mini_cityscapes'):
+        for name, what in ensure_mini_data(root.parent).items():
+            if what != 'present':
+                print(f'{root.parent / name}: {what}', flush=True)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     for name in ('gpus', 'jobs'):
@@ -107,6 +127,15 @@ def main(argv=None) -> int:
     study = load_study(args.study, seeds=args.seeds, only=args.only, work_root=args.work_root,
                        cfg_options=args.cfg_options)
     os.makedirs(study.work_dir, exist_ok=True)
+    if args.replicate:
+        from .replication import write_replication
+        other = load_study(args.study, seeds=args.replicate, only=args.only,
+                           work_root=args.work_root, cfg_options=args.cfg_options)
+        if set(other.seeds) & set(study.seeds):
+            raise StudyError(f'--replicate {args.replicate} shares seeds with {study.seeds}: a '
+                             'replication needs disjoint seed sets')
+        print(f'replication written: {write_replication(study, other)}')
+        return 0
     runs = plan_runs(study, write=not args.report_only)
     print(f'study {study.name}: {study.scenario} scenario, {len(study.variants)} variants x '
           f'{len(study.seeds)} seeds = {len(runs)} runs in {study.work_dir}')
@@ -126,6 +155,7 @@ def main(argv=None) -> int:
                  else '') + (f' --seeds {args.seeds}' if args.seeds else '')
               + (' --only ' + ' '.join(args.only) if args.only else ''))
         return 0
+    ensure_embedded_data(study)
     Executor(study, runs, args.launcher, args.gpus, args.partition, args.jobs).run_all()
     print(f'report written: {write_report(study, runs, params)}')
     return 0

@@ -199,6 +199,13 @@ def _variants(raw: dict, placements: Dict[str, dict], reference: str,
     return variants
 
 
+def seeds_label(seeds: List[int]) -> str:
+    """``seeds5-9`` for a consecutive range, ``seeds1`` / ``seeds0_2_7`` otherwise (file names)."""
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f'seeds{seeds[0]}-{seeds[-1]}'
+    return 'seeds' + '_'.join(map(str, seeds))
+
+
 def load_study(path: str, seeds=None, only: Optional[Sequence[str]] = None,
                work_root: str = 'work_dirs/studies', cfg_options: Optional[dict] = None) -> Study:
     """Load and validate a study file; command-line selections as in ``mm_cbam.study``."""
@@ -231,8 +238,7 @@ def load_study(path: str, seeds=None, only: Optional[Sequence[str]] = None,
     variants = _variants(raw, placements, reference, calibration)
     selection = []
     if seed_list != own_seeds:
-        selection.append('seeds' + (f'{seed_list[0]}-{seed_list[-1]}' if seed_list == list(
-            range(seed_list[0], seed_list[-1] + 1)) else '_'.join(map(str, seed_list))))
+        selection.append(seeds_label(seed_list))
     if only:
         unknown = [v for v in only if v not in variants]
         if unknown:

@@ -82,8 +82,8 @@ def test_get_flops_tool_reports_attention_per_stage_and_plain_difference():
     out = proc.stdout
     assert 'input (1, 3, 128, 160)' in out and 'one multiply-add = one FLOP' in out
     assert re.search(r'attention: [\d.]+ KFLOPs .*, 6 modules', out)
-    assert [ln.split('|')[1].strip() for ln in out.splitlines() if '| backbone.layer' in ln] == [
-        'backbone.layer2', 'backbone.layer3', 'backbone.layer4']
+    assert [ln.split('|')[1].strip() for ln in out.splitlines() if '| layer' in ln] == [
+        'layer2', 'layer3', 'layer4']
     diff, alone = re.search(r'CBAM - plain = (\d+) FLOPs.*attention alone: (\d+) FLOPs',
                             out).groups()
     assert diff == alone

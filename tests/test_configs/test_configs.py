@@ -75,12 +75,18 @@ def test_config_builds_and_trains_one_step(path):
     imports = cfg.custom_imports['imports']
     assert imports[0] == 'mm_cbam' and set(imports) <= {'mm_cbam', 'mmpretrain.models'}
     if path.parent.name != 'mini':
-        data_root = cfg.train_dataloader.dataset.get('data_root', '')
+        dataset = cfg.train_dataloader.dataset
+        while 'dataset' in dataset:  # wrappers (MultiImageMixDataset, RepeatDataset)
+            dataset = dataset.dataset
+        data_root = dataset.get('data_root', '')
         assert data_root == ('data/coco/' if task == 'det' else 'data/cityscapes/')
         backends = [b['type'] for b in cfg.visualizer.vis_backends]
         assert 'TensorboardVisBackend' in backends
-    from mmengine.registry import HOOKS
-    hooks = [HOOKS.build(dict(h)) for h in cfg.custom_hooks]
+    from mmengine.registry import HOOKS, DefaultScope
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        # as Runner.register_hook does: the priority is the runner's, not the hook's argument
+        hooks = [HOOKS.build({k: v for k, v in h.items() if k != 'priority'})
+                 for h in cfg.custom_hooks]
     assert {type(h).__name__ for h in hooks} >= {'CBAMStabilityHook', 'RNGStateHook'}
     if task == 'seg':
         cfg.model.data_preprocessor.size = (64, 96)
@@ -88,7 +94,9 @@ def test_config_builds_and_trains_one_step(path):
     model = revert_sync_batchnorm(build_model(cfg))
     model.train()
     num_classes = 3
-    batch = synthetic_batch(model, task, batch_size=2, size=(64, 96), num_classes=num_classes)
+    # DETR-family decoders pick num_queries (900) encoder points: the image must have as many
+    size = (256, 256) if hasattr(model, 'num_queries') else (64, 96)
+    batch = synthetic_batch(model, task, batch_size=2, size=size, num_classes=num_classes)
     data = model.data_preprocessor(batch, True)
     losses = model(**data, mode='loss')
     total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(x.sum() for x in v)

@@ -105,3 +105,13 @@ def test_shipped_mini_studies_plan_every_run(tmp_path, name, placements):
     assert added['aa_null'] == sum(added[f'{p}/classic'] for p in placements) > 0
     configs = list((tmp_path / name).rglob('seed*/config.py'))
     assert len(configs) == (2 + 7 * len(placements)) * 5
+
+
+def test_a_mini_study_generates_the_embedded_data_where_its_runs_look(tmp_path, monkeypatch):
+    from mm_cbam.study import cli
+    calls = []
+    monkeypatch.setattr('mm_cbam.mini_data.ensure_mini_data',
+                        lambda out: calls.append(str(out)) or {'mini_coco': 'generated'})
+    monkeypatch.chdir(tmp_path)
+    cli.ensure_embedded_data(load_study(_study(tmp_path), work_root=str(tmp_path / 'w')))
+    assert calls == ['data']  # the base config's data_root is data/mini_coco/, cwd-relative

@@ -113,7 +113,7 @@ def test_rerun_skips_and_report_only_is_fast_and_selections_get_their_own_report
     assert proc.stdout.count('finished earlier, skipped') == 13
     started = time.time()
     run_tool('mm_cbam.study', path, '--work-root', study.parent, '--report-only', '--seeds',
-             '1', '--only', 'main_path/classic')
+             '1-1', '--only', 'main_path/classic')
     assert time.time() - started < 60  # the budget is 30 s on a CI machine; this includes start-up
     subset = study / 'report-seeds1_only-main_path.classic.md'
     assert subset.exists() and 'seeds [1]' in subset.read_text()
@@ -130,3 +130,36 @@ def test_broken_files_are_named_in_one_line(tiny_study, tmp_path):
     proc = run_tool('mm_cbam.study', path, '--work-root', tmp_path, '--report-only', check=False)
     assert proc.returncode == 2
     assert last_line(proc).startswith(f'ERROR: {measure} is not valid JSON')
+
+
+@pytest.mark.slow
+def test_replication_compares_the_verdicts_of_disjoint_seed_sets(tiny_study):
+    path, study, _ = tiny_study
+    proc = run_tool('mm_cbam.study', path, '--work-root', study.parent, '--seeds', '0-0',
+                    '--replicate', '1-1')
+    out = study / 'replication-seeds0-vs-seeds1.md'
+    assert f'replication written: {out}' in proc.stdout
+    text = out.read_text()
+    assert 'calibration (A/A exactly zero) in both: **yes**' in text
+    rows = [ln.split('|')[1:-1] for ln in text.splitlines() if ln.startswith('| ') and
+            not ln.startswith('| variant')]
+    assert {r[0].strip() for r in rows} == {f'{p}/{s}' for p in ('residual_branch', 'main_path')
+                                            for s in ('classic', 'identity_start')}
+    # identity start: the inserted model is the reference, in both seed sets
+    ident = next(r for r in rows if r[0].strip() == 'main_path/identity_start'
+                 and r[1].strip() == 'damage@0')
+    assert ident[2].strip() == ident[3].strip() == '+0.0000 (identical)'
+    assert ident[4].strip() == 'yes'
+    # each cell is that seed's own paired difference, as its single-seed report computes it
+    for seed in (0, 1):
+        run_tool('mm_cbam.study', path, '--work-root', study.parent, '--report-only',
+                 '--seeds', f'{seed}-{seed}')
+        report = (study / f'report-seeds{seed}.md').read_text()
+        row = next(ln for ln in report.splitlines() if ln.startswith('| main_path/classic |'))
+        classic = next(r for r in rows if r[0].strip() == 'main_path/classic'
+                       and r[1].strip() == 'final')
+        assert classic[2 + seed].split()[0] in row
+    shared = run_tool('mm_cbam.study', path, '--work-root', study.parent, '--seeds', '0-1',
+                      '--replicate', '1-1', check=False)
+    assert shared.returncode == 2
+    assert 'shares seeds with [0, 1]: a replication needs disjoint seed sets' in last_line(shared)
