@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from conftest import DET_CONFIG, ROOT, SEG_CONFIG
 
 BLOCKER = '''
@@ -58,6 +60,7 @@ print(json.dumps(dict(available=mm_cbam.AVAILABLE, packages=PACKAGES, loss=float
 '''
 
 
+@pytest.mark.slow
 def test_mmdet_only_builds_and_trains_a_detector():
     out = run_without({'mmseg'}, f'CONFIG, OTHER = {str(DET_CONFIG)!r}, {str(SEG_CONFIG)!r}\n'
                       + TRAIN_STEP)
@@ -69,6 +72,7 @@ def test_mmdet_only_builds_and_trains_a_detector():
     assert 'pip install mmsegmentation==1.2.2' in out['other_error']
 
 
+@pytest.mark.slow
 def test_mmseg_only_builds_and_trains_a_segmentor():
     out = run_without({'mmdet'}, f'CONFIG, OTHER = {str(SEG_CONFIG)!r}, {str(DET_CONFIG)!r}\n'
                       + TRAIN_STEP)

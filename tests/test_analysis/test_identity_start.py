@@ -42,6 +42,7 @@ RESIDUAL_PLUGIN = ("model = dict(backbone=dict(plugins=[dict(cfg=dict(type='CBAM
                    "stages=(False, True, True, True), position='after_conv3')]))")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('baseline,cbam,extra', [
     ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
      'faster_rcnn/faster-rcnn_r50-cbam-identity-start_fpn_1x_coco.py', DET_NO_DOWNLOAD),

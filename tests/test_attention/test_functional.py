@@ -147,6 +147,7 @@ def test_double_backward_matches_the_literal_composition():
         torch.testing.assert_close(grad, converted[name], atol=1e-9, rtol=1e-7, msg=name)
 
 
+@pytest.mark.slow
 def test_torch_compile_gives_the_eager_results():
     torch.manual_seed(0)
     m = _randomised(CBAM(32, residual=True, learnable_alpha=True, alpha_init=0.5,

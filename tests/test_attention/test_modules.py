@@ -21,8 +21,11 @@ def test_default_cbam_shapes_and_gradients():
     dict(),
     dict(residual=True, learnable_alpha=True, alpha_init=0.3),
     dict(ca_fusion='softmax', learnable_temperature=True, ca_temperature=2.0),
-    dict(sa_kernels=(3, 7, 7), sa_dilations=(1, 1, 2), sa_bias=True, ca_act='silu'),
-    dict(ca_gate='hardsigmoid', sa_gate='hardsigmoid', residual=True),
+    # the two costliest (about 20 s each on 2 cores) run in the full suite only
+    pytest.param(dict(sa_kernels=(3, 7, 7), sa_dilations=(1, 1, 2), sa_bias=True, ca_act='silu'),
+                 marks=pytest.mark.slow),
+    pytest.param(dict(ca_gate='hardsigmoid', sa_gate='hardsigmoid', residual=True),
+                 marks=pytest.mark.slow),
 ])
 def test_fused_autograd_matches_gradcheck(kwargs):
     torch.manual_seed(0)

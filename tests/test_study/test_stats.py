@@ -44,6 +44,7 @@ def test_tost_is_statsmodels_paired_tost():
     assert tost(VARIANT - REFERENCE, margin) == pytest.approx(expected, rel=1e-10)
 
 
+@pytest.mark.slow
 def test_holm_intervals_agree_with_the_holm_decisions():
     rng = np.random.RandomState(0)
     for trial in range(30):
