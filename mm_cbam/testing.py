@@ -34,13 +34,13 @@ def synthetic_batch(model, task: str, batch_size: int = 2, size: Tuple[int, int]
             xy = torch.rand(n, 2, generator=g) * torch.tensor([w * 0.6, h * 0.6])
             wh = torch.rand(n, 2, generator=g) * torch.tensor([w * 0.3, h * 0.3]) + 8
             boxes = torch.cat([xy, xy + wh], dim=1)
-            masks = np.zeros((n, h, w), dtype=np.uint8)
-            for i, (x1, y1, x2, y2) in enumerate(boxes.round().int().tolist()):
-                masks[i, y1:y2, x1:x2] = 1
             sample = DetDataSample(metainfo=meta)
             sample.gt_instances = InstanceData(
                 bboxes=boxes, labels=torch.randint(0, num_classes, (n, ), generator=g))
-            if getattr(model, 'with_mask', False):
+            if getattr(model, 'with_mask', False):  # a box-shaped mask per instance
+                masks = np.zeros((n, h, w), dtype=np.uint8)
+                for i, (x1, y1, x2, y2) in enumerate(boxes.round().int().tolist()):
+                    masks[i, y1:y2, x1:x2] = 1
                 sample.gt_instances.masks = BitmapMasks(masks, h, w)
         else:
             from mmengine.structures import PixelData
