@@ -38,15 +38,15 @@ REAL_HINT = {
 }
 
 
-def _datasets(cfg: dict) -> Iterator[dict]:
+def leaf_datasets(cfg: dict) -> Iterator[dict]:
     """Leaf dataset configs (through RepeatDataset / ConcatDataset / ClassBalanced wrappers)."""
     if not isinstance(cfg, dict):
         return
     if 'dataset' in cfg:
-        yield from _datasets(cfg['dataset'])
+        yield from leaf_datasets(cfg['dataset'])
     elif 'datasets' in cfg:
         for sub in cfg['datasets']:
-            yield from _datasets(sub)
+            yield from leaf_datasets(sub)
     else:
         yield cfg
 
@@ -73,7 +73,7 @@ def check_data_paths(cfg, loaders=('train_dataloader', 'val_dataloader')) -> Non
         loader_cfg = cfg.get(loader)
         if not loader_cfg or loader == 'val_dataloader' and not cfg.get('val_cfg'):
             continue
-        for dataset in _datasets(loader_cfg.get('dataset')):
+        for dataset in leaf_datasets(loader_cfg.get('dataset')):
             for what, path in dataset_paths(dataset):
                 if not osp.exists(path):
                     missing.append(f'{loader}.dataset.{what}: {path}')
@@ -125,7 +125,7 @@ def _annotation_files(cfg) -> List[Tuple[str, dict]]:
     files, seen = [], set()
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader_cfg = cfg.get(loader) or {}
-        for dataset in _datasets(loader_cfg.get('dataset')):
+        for dataset in leaf_datasets(loader_cfg.get('dataset')):
             for what, path in dataset_paths(dataset):
                 if what == 'ann_file' and path.endswith('.json') and path not in seen:
                     seen.add(path)
@@ -227,7 +227,7 @@ def _label_map_problem(cfg) -> Optional[str]:
     if not num_classes:
         return None
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        for dataset in _datasets((cfg.get(loader) or {}).get('dataset')):
+        for dataset in leaf_datasets((cfg.get(loader) or {}).get('dataset')):
             folder = osp.join(dataset.get('data_root') or '',
                               (dataset.get('data_prefix') or {}).get('seg_map_path') or '')
             suffix = dataset.get('seg_map_suffix', '.png')

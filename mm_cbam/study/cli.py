@@ -108,14 +108,13 @@ def ensure_embedded_data(study) -> None:
     where the runs will look for it (relative to the working directory)."""
     from mm_cbam.mini_data import ensure_mini_data
     from mm_cbam.runner.config import load_config
-    dataset = load_config(study.base_config).train_dataloader.dataset
-    while 'dataset' in dataset:
-        dataset = dataset.dataset
-    root = Path(dataset.get('data_root') or '.')
-    if root.name in ('mini_coco', 'mini_cityscapes'):
-        for name, what in ensure_mini_data(root.parent).items():
+    from mm_cbam.runner.file_checks import leaf_datasets
+    cfg = load_config(study.base_config)
+    roots = {Path(d.get('data_root') or '.') for d in leaf_datasets(cfg.train_dataloader.dataset)}
+    for parent in sorted({r.parent for r in roots if r.name in ('mini_coco', 'mini_cityscapes')}):
+        for name, what in ensure_mini_data(parent).items():
             if what != 'present':
-                print(f'{root.parent / name}: {what}', flush=True)
+                print(f'{parent / name}: {what}', flush=True)
 
 
 def main(argv=None) -> int:

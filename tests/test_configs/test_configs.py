@@ -75,11 +75,9 @@ def test_config_builds_and_trains_one_step(path):
     imports = cfg.custom_imports['imports']
     assert imports[0] == 'mm_cbam' and set(imports) <= {'mm_cbam', 'mmpretrain.models'}
     if path.parent.name != 'mini':
-        dataset = cfg.train_dataloader.dataset
-        while 'dataset' in dataset:  # wrappers (MultiImageMixDataset, RepeatDataset)
-            dataset = dataset.dataset
-        data_root = dataset.get('data_root', '')
-        assert data_root == ('data/coco/' if task == 'det' else 'data/cityscapes/')
+        from mm_cbam.runner.file_checks import leaf_datasets  # through MultiImageMixDataset
+        data_root = {d.get('data_root', '') for d in leaf_datasets(cfg.train_dataloader.dataset)}
+        assert data_root == {'data/coco/' if task == 'det' else 'data/cityscapes/'}
         backends = [b['type'] for b in cfg.visualizer.vis_backends]
         assert 'TensorboardVisBackend' in backends
     from mmengine.registry import HOOKS, DefaultScope
